@@ -1,0 +1,34 @@
+# Two commands on a fresh clone: `make demo` (the main job) and `make test` (the whole suite).
+# Each creates the virtual environment from the lock file when it is missing or stale.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo serve test lint bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/crossdock demo
+
+serve: $(STAMP)
+	$(BIN)/crossdock db upgrade
+	$(BIN)/crossdock apply -f examples/crossdock.yaml
+	$(BIN)/crossdock serve --host 127.0.0.1 --port 8080
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

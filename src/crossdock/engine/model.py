@@ -1,0 +1,107 @@
+"""Records the engine moves around: messages, their states, and what a handler leaves behind."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Where a message is in its life. Only READY and RUNNING messages are ever claimed."""
+
+    READY = "ready"  # waiting for next_attempt_at; may be claimed once due and head of its key
+    RUNNING = "running"  # claimed under a lease; lease_expires_at bounds it, lease_token fences it
+    DONE = "done"  # handled; its effects and the messages it emitted are committed
+    PARKED = "parked"  # failed for good; an open exception explains it; holds its ordering key
+    RESOLVED = "resolved"  # an operator closed it without handling it; releases its key
+    RESUBMITTED = "resubmitted"  # replaced by an edited copy (resubmitted_as); kept for audit
+
+
+#: Statuses that still hold their ordering key: later messages of the key wait behind them.
+OPEN_STATUSES = (Status.READY, Status.RUNNING, Status.PARKED)
+#: Statuses a message never leaves.
+TERMINAL_STATUSES = (Status.DONE, Status.RESOLVED, Status.RESUBMITTED)
+
+
+class ExceptionStatus(StrEnum):
+    """State of an exception on the desk."""
+
+    OPEN = "open"  # the message is parked and waits for an operator
+    RETRIED = "retried"  # an operator sent the message back to the queue as it was
+    RESUBMITTED = "resubmitted"  # an operator sent an edited copy in its place
+    RESOLVED = "resolved"  # an operator closed it with a reason, nothing more will happen
+    CLEARED = "cleared"  # the message later succeeded on its own (after a retry)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One step of one business flow, as stored."""
+
+    id: int
+    tenant_id: str
+    stream: str
+    kind: str
+    idempotency_key: str
+    payload: Any
+    status: Status = Status.READY
+    ordering_key: str | None = None
+    correlation_id: str | None = None
+    causation_id: int | None = None
+    connection_id: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    first_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    last_error: str | None = None
+    resubmitted_from: int | None = None
+    seq: int = 0
+
+    def evolve(self, **changes: Any) -> Message:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to be written: by intake, by a handler (emitted), or by the scheduler."""
+
+    tenant_id: str
+    kind: str
+    idempotency_key: str
+    payload: Any
+    stream: str | None = None  # defaults to the stream the kind belongs to
+    ordering_key: str | None = None
+    correlation_id: str | None = None
+    causation_id: int | None = None
+    connection_id: str | None = None
+    delay_seconds: float = 0.0
+    seq: int | None = None  # ordering position; assigned when written if not given
+
+
+@dataclass(frozen=True, slots=True)
+class LineageRecord:
+    """A raw inbound body, or one outbound request with its response (secrets redacted)."""
+
+    direction: str  # "in" or "out"
+    connection_id: str | None
+    method: str | None = None
+    url: str | None = None
+    request_headers: dict[str, str] = field(default_factory=dict)
+    request_body: str | None = None
+    status_code: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+
+
+def stream_of(kind: str) -> str:
+    """The stream a kind belongs to is its first dotted part: `order.received` → `order`.
+
+    Streams isolate backlogs: a burst of `inventory.*` never delays `order.*`."""
+    return kind.split(".", 1)[0]

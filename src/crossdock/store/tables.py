@@ -1,0 +1,285 @@
+"""The schema, one SQLAlchemy Core table per concept; Alembic migrations are written from it.
+
+Rules kept here:
+- every tenant-owned table has `tenant_id`, and it leads every key and index;
+- times are UNIX seconds (float) so the hot paths compare numbers on both databases;
+- JSON bodies are stored as text exactly as received or written (no re-encoding).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT that still autoincrements on SQLite (only INTEGER PRIMARY KEY does there).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("settings", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    # Globally unique: webhook URLs name the connection alone (`/hooks/{connection_id}/...`).
+    Column("id", String(64), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("config", Text, nullable=False, default="{}"),  # secrets inside are `enc:` tokens
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    # The one index not led by tenant_id: resolving a tenant-less hook URL to its tenant.
+    UniqueConstraint("id", name="uq_connections_id"),
+)
+
+routes = Table(
+    "routes",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("source_connection_id", String(64), nullable=False),
+    Column("topic", String(200), nullable=False),  # a topic or a glob such as `orders/*`
+    Column("target_connection_id", String(64), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "source_connection_id", "topic", "target_connection_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("idempotency_key", String(300), nullable=False),
+    Column("ordering_key", String(300)),
+    Column("seq", BigInteger, nullable=False),  # position among messages of one ordering key
+    Column("correlation_id", String(200)),
+    Column("causation_id", BigInteger),
+    Column("connection_id", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),  # while RUNNING: equals lease_expires_at
+    Column("first_attempt_at", Float),
+    Column("lease_owner", String(100)),
+    Column("lease_token", String(40)),
+    Column("lease_expires_at", Float),
+    Column("payload", Text, nullable=False),
+    Column("last_error", Text),
+    Column("resubmitted_from", BigInteger),
+    Column("resubmitted_as", BigInteger),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "idempotency_key"),
+    # Claim path: due READY work, and RUNNING work whose lease ran out, per lane.
+    Index("ix_messages_claim", "tenant_id", "stream", "status", "next_attempt_at"),
+    # Per-key order: is an earlier message of this key still open?
+    Index("ix_messages_key", "tenant_id", "stream", "ordering_key", "seq"),
+    Index("ix_messages_correlation", "tenant_id", "correlation_id"),
+    Index("ix_messages_created", "tenant_id", "created_at"),
+)
+
+# Outlives message retention: providers redeliver for days after the message is purged.
+dedupe_keys = Table(
+    "dedupe_keys",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("idempotency_key", String(300), nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "idempotency_key"),
+    Index("ix_dedupe_keys_created", "tenant_id", "created_at"),
+)
+
+# A lane is one tenant's stream: the unit of fair claiming.
+lanes = Table(
+    "lanes",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("stream", String(64), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "stream"),
+)
+
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("correlation_id", String(200)),
+    Column("connection_id", String(64)),
+    Column("category", String(100), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("owner", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("hint", Text, nullable=False, default=""),
+    Column("context", Text, nullable=False, default="{}"),
+    Column("attempts", Integer, nullable=False),
+    Column("first_seen_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("status", String(16), nullable=False),
+    Column("resolution", Text),
+    Column("closed_by", String(200)),
+    Column("closed_at", Float),
+    Index("ix_exceptions_desk", "tenant_id", "status", "category"),
+    Index("ix_exceptions_message", "tenant_id", "message_id"),
+)
+
+# Who did what to an exception or message; the tamper-evident audit log keeps the rest.
+exception_actions = Table(
+    "exception_actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("exception_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("action", String(32), nullable=False),  # retry | resubmit | resolve
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+    Column("new_message_id", BigInteger),
+    Column("at", Float, nullable=False),
+    Index("ix_exception_actions_exception", "tenant_id", "exception_id"),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("correlation_id", String(200)),
+    Column("message_id", BigInteger),
+    Column("attempt", Integer),
+    Column("direction", String(8), nullable=False),  # in | out
+    Column("connection_id", String(64)),
+    Column("method", String(16)),
+    Column("url", Text),
+    Column("request_headers", Text),
+    Column("request_body", Text),
+    Column("status_code", Integer),
+    Column("response_headers", Text),
+    Column("response_body", Text),
+    Column("duration_ms", Float),
+    Column("error", Text),
+    Column("created_at", Float, nullable=False),
+    Index("ix_lineage_correlation", "tenant_id", "correlation_id"),
+    Index("ix_lineage_message", "tenant_id", "message_id"),
+    Index("ix_lineage_created", "tenant_id", "created_at"),
+)
+
+# Shared token bucket (GCRA) and pause per connection: holds across every worker process.
+throttles = Table(
+    "throttles",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("rate", Float, nullable=False),  # requests per second; 0 = unlimited
+    Column("burst", Integer, nullable=False),
+    Column("max_concurrency", Integer, nullable=False),  # 0 = unlimited
+    Column("tat", Float, nullable=False, default=0.0),  # theoretical arrival time (GCRA)
+    Column("paused_until", Float, nullable=False, default=0.0),
+    Column("waits", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("tenant_id", "connection_id"),
+)
+
+throttle_slots = Table(
+    "throttle_slots",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("holder", String(100)),
+    Column("expires_at", Float, nullable=False, default=0.0),
+    PrimaryKeyConstraint("tenant_id", "connection_id", "slot"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),  # `_system` for hub-wide jobs
+    Column("name", String(200), nullable=False),
+    Column("kind", String(100), nullable=False),  # the message kind fired
+    Column("payload", Text, nullable=False, default="{}"),
+    Column("interval_seconds", Float, nullable=False),
+    Column("next_run_at", Float, nullable=False),
+    Column("last_run_at", Float),
+    Column("enabled", Boolean, nullable=False, default=True),
+    PrimaryKeyConstraint("tenant_id", "name"),
+)
+
+# Polling positions (e.g. a marketplace's LastUpdatedAfter), written with the handler's outcome.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "connection_id", "name"),
+)
+
+# Append-only; each entry carries the hash of the previous one (`crossdock audit verify`).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("tenant_id", String(64)),
+    Column("action", String(64), nullable=False),
+    Column("target", String(300)),
+    Column("details", Text, nullable=False, default="{}"),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_tenant", "tenant_id", "at"),
+)
+
+# Each applied configuration file, kept whole: configuration is versioned.
+config_versions = Table(
+    "config_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("applied_at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", Text, nullable=False),  # secrets already replaced by `enc:` tokens
+)
+
+# Counters that must survive restarts and be shared by processes (refused deliveries, ...).
+counters = Table(
+    "counters",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("value", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("tenant_id", "name"),
+)
