@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -52,12 +51,12 @@ class Message:
     causation_id: int | None = None
     connection_id: str | None = None
     attempts: int = 0
-    next_attempt_at: datetime | None = None
-    first_attempt_at: datetime | None = None
-    created_at: datetime | None = None
+    next_attempt_at: float | None = None
+    first_attempt_at: float | None = None
+    created_at: float | None = None
     lease_owner: str | None = None
     lease_token: str | None = None
-    lease_expires_at: datetime | None = None
+    lease_expires_at: float | None = None
     last_error: str | None = None
     resubmitted_from: int | None = None
     seq: int = 0
@@ -105,3 +104,47 @@ def stream_of(kind: str) -> str:
 
     Streams isolate backlogs: a burst of `inventory.*` never delays `order.*`."""
     return kind.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionInfo:
+    """Why a message was parked, as the exception desk shows it."""
+
+    category: str
+    summary: str
+    hint: str
+    severity: str
+    owner: str
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What handling one claimed message produced, to be committed in one go (or not at all)."""
+
+    message: Message
+    token: str
+    status: Status  # DONE, READY (try again at next_attempt_at) or PARKED
+    next_attempt_at: float | None = None
+    error: str | None = None
+    refund_attempt: bool = False  # throttled: the attempt does not count
+    emitted: tuple[NewMessage, ...] = ()
+    effects: tuple[Any, ...] = ()  # callables run with the transaction's connection
+    lineage: tuple[LineageRecord, ...] = ()
+    exception: ExceptionInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One inbound business event, verified, about to become a message."""
+
+    tenant_id: str
+    connection_id: str
+    kind: str
+    idempotency_key: str
+    payload: str  # JSON text: the message payload
+    raw_body: str  # as received, kept in lineage
+    headers: dict[str, str] = field(default_factory=dict)  # secrets already redacted
+    ordering_key: str | None = None
+    correlation_id: str | None = None
+    url: str | None = None

@@ -1,0 +1,16 @@
+"""Registers every command group on the `crossdock` app."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Each group module exposes `register(app)`; add new groups to this list."""
+    import importlib
+
+    for name in _GROUPS:
+        importlib.import_module(f"crossdock.cli.{name}").register(app)
+
+
+_GROUPS: list[str] = []

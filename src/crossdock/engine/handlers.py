@@ -1,0 +1,133 @@
+"""Handlers: one async function per message kind, in one explicit registry.
+
+A handler reads its message, calls connectors (outside any transaction) and leaves
+what must be committed with the outcome on its `HandlerContext`: messages to emit,
+database effects to apply, lineage records. The worker commits all of it together
+with the message's new status, or none of it when the lease was lost."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from crossdock.engine.retry import DEFAULT_POLICY, RetryPolicy
+from crossdock.records import LineageRecord, Message, NewMessage
+from crossdock.store.messages import SEQ
+
+Effect = Callable[[Connection], None]
+
+
+class _Same:
+    """Marker: keep the causing message's value."""
+
+
+SAME: Any = _Same()
+
+
+class HandlerContext:
+    def __init__(self, message: Message, now: float, services: Any, throttles: Any, database: Any) -> None:
+        self.message = message
+        self.now = now
+        self.services = services
+        self._throttles = throttles
+        self._database = database
+        self.emitted: list[NewMessage] = []
+        self.effects: list[Effect] = []
+        self.lineage: list[LineageRecord] = []
+        self._payload: Any = _Same
+
+    @property
+    def payload(self) -> Any:
+        """The message payload as parsed JSON (parsed once)."""
+        if self._payload is _Same:
+            raw = self.message.payload
+            self._payload = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+        return self._payload
+
+    def emit(
+        self,
+        kind: str,
+        payload: Any,
+        *,
+        key: str | None = None,
+        ordering_key: Any = SAME,
+        correlation_id: Any = SAME,
+        connection_id: str | None = None,
+        delay_seconds: float = 0.0,
+    ) -> NewMessage:
+        """Queue a message to be written with this message's outcome.
+
+        Its idempotency key is derived from this message and the emission's position,
+        so a handler that runs again after a lost lease emits the very same messages."""
+        m = self.message
+        new = NewMessage(
+            tenant_id=m.tenant_id,
+            kind=kind,
+            idempotency_key=key or f"m{m.id}.{len(self.emitted)}.{kind}",
+            payload=payload,
+            ordering_key=m.ordering_key if ordering_key is SAME else ordering_key,
+            correlation_id=m.correlation_id if correlation_id is SAME else correlation_id,
+            causation_id=m.id,
+            connection_id=connection_id,
+            delay_seconds=delay_seconds,
+            seq=SEQ.next(after=m.seq),
+        )
+        self.emitted.append(new)
+        return new
+
+    def stage(self, effect: Effect) -> None:
+        """A database change committed with the outcome (entity updates, cursors, ...)."""
+        self.effects.append(effect)
+
+    def record(self, record: LineageRecord) -> None:
+        self.lineage.append(record)
+
+    @contextlib.asynccontextmanager
+    async def throttle(self, connection_id: str) -> AsyncIterator[None]:
+        """Wrap one external call: waits for the connection's shared rate and concurrency,
+        and pauses the connection for every worker when the call is throttled."""
+        async with self._throttles.permit(self.message.tenant_id, connection_id):
+            yield
+
+    async def read(self, fn: Callable[[Connection], Any]) -> Any:
+        return await self._database.read(fn)
+
+
+Handler = Callable[[Message, HandlerContext], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    kind: str
+    fn: Handler
+    policy: RetryPolicy
+
+
+class Registry:
+    """Message kind → handler. Built once by the composition root."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, HandlerSpec] = {}
+
+    def add(self, kind: str, fn: Handler, policy: RetryPolicy = DEFAULT_POLICY) -> None:
+        if kind in self._specs:
+            raise ValueError(f"a handler for {kind!r} is already registered")
+        self._specs[kind] = HandlerSpec(kind, fn, policy)
+
+    def handler(self, kind: str, policy: RetryPolicy = DEFAULT_POLICY) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            self.add(kind, fn, policy)
+            return fn
+
+        return deco
+
+    def get(self, kind: str) -> HandlerSpec | None:
+        return self._specs.get(kind)
+
+    def kinds(self) -> list[str]:
+        return sorted(self._specs)

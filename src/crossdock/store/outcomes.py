@@ -1,0 +1,145 @@
+"""Committing handler outcomes in batches (group commit), fenced by each claim's lease token.
+
+One transaction records many outcomes. Plain successes are settled with one
+statement per claim; an outcome with database effects or a failure gets its own
+savepoint, so one message's broken effect never undoes another's success."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+from sqlalchemy import Connection, insert, select, update
+
+from crossdock.records import ExceptionStatus, LineageRecord, NewMessage, Outcome, Status
+from crossdock.store import messages as store
+from crossdock.store.tables import exceptions, lineage
+
+
+@dataclass
+class Recorded:
+    committed: list[Outcome] = field(default_factory=list)
+    fenced: list[Outcome] = field(default_factory=list)  # lease lost: nothing was written
+    broken: list[tuple[Outcome, BaseException]] = field(default_factory=list)  # an effect raised
+
+
+def record(conn: Connection, outcomes: Sequence[Outcome], now: float) -> Recorded:
+    result = Recorded()
+    simple: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        if o.status is Status.DONE and not o.effects:
+            simple[o.message.lease_token or o.token].append(o)
+        else:
+            _record_one(conn, o, now, result)
+    for token, group in simple.items():
+        ok = store.finish_many(conn, token, [o.message.id for o in group], now)
+        for o in group:
+            (result.committed if o.message.id in ok else result.fenced).append(o)
+    emitted: list[NewMessage] = [m for o in result.committed for m in o.emitted]
+    store.insert(conn, emitted, now)
+    write_lineage(conn, [(o.message, r) for o in result.committed for r in o.lineage], now)
+    return result
+
+
+def _record_one(conn: Connection, o: Outcome, now: float, result: Recorded) -> None:
+    sp = conn.begin_nested()
+    try:
+        held = store.settle(
+            conn,
+            o.token,
+            o.message.id,
+            now,
+            status=o.status,
+            next_attempt_at=o.next_attempt_at,
+            last_error=o.error,
+            refund_attempt=o.refund_attempt,
+        )
+        if not held:
+            sp.rollback()
+            result.fenced.append(o)
+            return
+        for effect in o.effects:
+            effect(conn)
+        if o.status is Status.PARKED and o.exception is not None:
+            open_exception(conn, o, now)
+        sp.commit()
+        result.committed.append(o)
+    except Exception as exc:  # an effect failed: undo this message only, let the engine decide
+        if sp.is_active:
+            sp.rollback()
+        result.broken.append((o, exc))
+
+
+def open_exception(conn: Connection, o: Outcome, now: float) -> int:
+    """Open (or reopen) the message's exception; first/last seen and attempts kept current."""
+    m, info = o.message, o.exception
+    assert info is not None
+    existing = conn.execute(
+        select(exceptions.c.id)
+        .where(exceptions.c.tenant_id == m.tenant_id, exceptions.c.message_id == m.id)
+        .order_by(exceptions.c.id.desc())
+        .limit(1)
+    ).first()
+    values = {
+        "category": info.category,
+        "severity": info.severity,
+        "owner": info.owner,
+        "summary": info.summary,
+        "hint": info.hint,
+        "context": orjson.dumps(info.context, default=str).decode(),
+        "attempts": m.attempts,
+        "last_seen_at": now,
+        "last_error": o.error,
+        "status": ExceptionStatus.OPEN.value,
+        "resolution": None,
+        "closed_by": None,
+        "closed_at": None,
+    }
+    if existing:
+        conn.execute(update(exceptions).where(exceptions.c.id == existing.id).values(**values))
+        return existing.id
+    row = conn.execute(
+        insert(exceptions).returning(exceptions.c.id),
+        {
+            **values,
+            "tenant_id": m.tenant_id,
+            "message_id": m.id,
+            "kind": m.kind,
+            "correlation_id": m.correlation_id,
+            "connection_id": m.connection_id,
+            "first_seen_at": m.first_attempt_at or now,
+        },
+    ).first()
+    return row.id
+
+
+def write_lineage(conn: Connection, records: list[tuple], now: float) -> None:
+    """`records` pairs a message (or a dict with tenant_id/correlation_id/id) with a LineageRecord."""
+    if not records:
+        return
+    rows = []
+    for m, r in records:
+        assert isinstance(r, LineageRecord)
+        rows.append(
+            {
+                "tenant_id": m.tenant_id,
+                "correlation_id": m.correlation_id,
+                "message_id": m.id,
+                "attempt": getattr(m, "attempts", None),
+                "direction": r.direction,
+                "connection_id": r.connection_id,
+                "method": r.method,
+                "url": r.url,
+                "request_headers": orjson.dumps(r.request_headers).decode() if r.request_headers else None,
+                "request_body": r.request_body,
+                "status_code": r.status_code,
+                "response_headers": orjson.dumps(r.response_headers).decode() if r.response_headers else None,
+                "response_body": r.response_body,
+                "duration_ms": r.duration_ms,
+                "error": r.error,
+                "created_at": now,
+            }
+        )
+    conn.execute(insert(lineage), rows)
