@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from crossdock.records import ExceptionStatus, LineageRecord, NewMessage, Outcome, Status
+from crossdock.store import exceptions as desk
 from crossdock.store import messages as store
 from crossdock.store.tables import exceptions, lineage
 
@@ -37,6 +38,9 @@ def record(conn: Connection, outcomes: Sequence[Outcome], now: float) -> Recorde
         ok = store.finish_many(conn, token, [o.message.id for o in group], now)
         for o in group:
             (result.committed if o.message.id in ok else result.fenced).append(o)
+    desk.clear_on_success(
+        conn, [(o.message.tenant_id, o.message.id) for o in result.committed if o.status is Status.DONE], now
+    )
     emitted: list[NewMessage] = [m for o in result.committed for m in o.emitted]
     store.insert(conn, emitted, now)
     write_lineage(conn, [(o.message, r) for o in result.committed for r in o.lineage], now)
