@@ -1,0 +1,154 @@
+"""The sandbox: simulated external systems speaking the vendors' formats over HTTP.
+
+`create_sandbox_app(SandboxConfig)` mounts one sub-application per system:
+
+    /shopify/...   a Shopify store (order webhooks out, Admin GraphQL in)       — shopify.py
+    /amazon/...    an Amazon seller account (LWA + Orders API v0)                — amazon.py
+    /erp/...       the generic REST ERP                                         — erp.py
+    /wms/...       the generic REST WMS (signed warehouse events out)           — wms.py
+
+and the control surface, never faulted:
+
+    GET  /_sandbox/state      what every system holds (orders, sales orders by reference,
+                              releases, shipments, fulfillments, confirmations, invoices,
+                              inventory, call counts, throttle statistics)
+    POST /_sandbox/reset      forget everything, clear faults
+    GET|POST|DELETE /_sandbox/faults   see faults.py
+    POST /_sandbox/drain      wait until queued webhooks were delivered or given up
+    GET|POST /_sandbox/traffic {"shopify": 60, "amazon": 6} orders per minute (0 stops)
+    GET  /_sandbox/config     endpoints and the sandbox credentials, for wiring up the hub
+
+It is the outside world: it never imports the hub's engine, store, flows or bootstrap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from crossdock.sandbox import state
+from crossdock.sandbox.amazon import AmazonSeller
+from crossdock.sandbox.erp import GenericErp
+from crossdock.sandbox.faults import FaultBook
+from crossdock.sandbox.shopify import ShopifyStore
+from crossdock.sandbox.state import API_VERSION, CONTEXT, SandboxConfig, SandboxContext
+from crossdock.sandbox.traffic import TrafficLoop
+from crossdock.sandbox.webhooks import WebhookSender
+from crossdock.sandbox.wms import GenericWms
+
+
+@dataclass
+class Sandbox:
+    """Handles on the running systems, for tests and the CLI (`app[SANDBOX]`)."""
+
+    ctx: SandboxContext
+    faults: FaultBook
+    shopify: ShopifyStore
+    amazon: AmazonSeller
+    erp: GenericErp
+    wms: GenericWms
+    traffic: TrafficLoop
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        await self.shopify.sender.drain(timeout)
+        await self.wms.sender.drain(timeout)
+
+    def wiring(self, base_url: str = "") -> dict[str, Any]:
+        c = self.ctx.config
+        return {
+            "hub_url": c.hub_url,
+            "shopify": {
+                "graphql_url": f"{base_url}/shopify/admin/api/{API_VERSION}/graphql.json",
+                "access_token": c.shopify.access_token,
+                "app_secret": c.shopify.app_secret,
+                "shop_domain": c.shopify.shop_domain,
+                "connection_id": c.shopify.connection_id,
+                "location_id": f"gid://shopify/Location/{c.shopify.location_id}",
+            },
+            "amazon": {
+                "endpoint": f"{base_url}/amazon",
+                "token_url": f"{base_url}/amazon/auth/o2/token",
+                "client_id": c.amazon.client_id,
+                "client_secret": c.amazon.client_secret,
+                "refresh_token": c.amazon.refresh_token,
+                "marketplace_id": c.amazon.marketplace_id,
+            },
+            "erp": {"base_url": f"{base_url}/erp", "api_key": c.erp.api_key},
+            "wms": {
+                "base_url": f"{base_url}/wms",
+                "api_key": c.wms.api_key,
+                "connection_id": c.wms.connection_id,
+                "webhook_secret": c.wms.webhook_secret,
+            },
+        }
+
+
+SANDBOX = web.AppKey("sandbox", Sandbox)
+
+
+def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
+    ctx = SandboxContext(config or SandboxConfig())
+    faults = FaultBook(ctx)
+    shopify = ShopifyStore(ctx, faults, WebhookSender(ctx))
+    amazon = AmazonSeller(ctx, faults)
+    erp = GenericErp(ctx, faults)
+    wms = GenericWms(ctx, faults, WebhookSender(ctx))
+    traffic = TrafficLoop({"shopify": shopify.create_orders, "amazon": amazon.create_orders})
+    sandbox = Sandbox(ctx, faults, shopify, amazon, erp, wms, traffic)
+    for system in (shopify, amazon, erp, wms):
+        ctx.systems[system.name] = system
+    ctx.extra_snapshots.update(faults=faults.snapshot, traffic=traffic.snapshot)
+
+    app = web.Application()
+    app[CONTEXT] = ctx
+    app[SANDBOX] = sandbox
+    app.add_routes(state.routes() + faults.routes())
+    app.add_routes(
+        [
+            web.post("/_sandbox/drain", _drain),
+            web.get("/_sandbox/traffic", _get_traffic),
+            web.post("/_sandbox/traffic", _post_traffic),
+            web.get("/_sandbox/config", _get_config),
+        ]
+    )
+    for system in (shopify, amazon, erp, wms):
+        app.add_subapp(f"/{system.name}", system.app())
+    app.on_shutdown.append(faults.on_shutdown)
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _close(app: web.Application) -> None:
+    sandbox = app[SANDBOX]
+    await sandbox.traffic.stop()
+    await sandbox.wms.close()
+    await sandbox.shopify.sender.close()
+    await sandbox.wms.sender.close()
+
+
+async def _drain(request: web.Request) -> web.Response:
+    timeout = float(request.query.get("timeout", 30))
+    try:
+        await request.app[SANDBOX].drain(timeout)
+    except TimeoutError:
+        return web.json_response({"drained": False}, status=504)
+    return web.json_response({"drained": True})
+
+
+async def _get_traffic(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SANDBOX].traffic.snapshot())
+
+
+async def _post_traffic(request: web.Request) -> web.Response:
+    traffic = request.app[SANDBOX].traffic
+    try:
+        traffic.set_rates({k: float(v) for k, v in (await request.json()).items()})
+    except (ValueError, TypeError, AttributeError) as exc:
+        return web.json_response({"error": {"code": "invalid_traffic", "message": str(exc)}}, status=400)
+    return web.json_response(traffic.snapshot())
+
+
+async def _get_config(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SANDBOX].wiring(f"{request.scheme}://{request.host}"))

@@ -1,0 +1,302 @@
+"""The generic REST ERP under `/erp` (contract: docs/connectors/generic-rest-erp.md).
+
+Every call needs `Authorization: Bearer <api key>`. JSON in and out; refusals are
+`{"error": {"code", "message"}}` with a 4xx. The ERP does NOT deduplicate sales orders:
+two POSTs with the same `external_reference` make two orders, and the snapshot's
+`sales_orders_by_reference` shows the count — preventing that is the hub's job (look up
+`GET /erp/sales-orders?external_reference=` after an ambiguous failure).
+With `ErpConfig.rate_limit_per_s` set, excess calls get 429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from crossdock.sandbox.faults import FaultBook
+from crossdock.sandbox.state import SandboxContext, TokenBucket
+from crossdock.sandbox.traffic import make_catalog
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _fail(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(error_body(status, code, message), status=status, headers=headers)
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def _qty(value: Any, where: str) -> Decimal:
+    try:
+        qty = Decimal(str(value))
+    except InvalidOperation:
+        raise Refusal(422, "invalid_quantity", f"{where}: {value!r} is not a number") from None
+    if qty <= 0:
+        raise Refusal(422, "invalid_quantity", f"{where}: quantity must be positive")
+    return qty
+
+
+class GenericErp:
+    name = "erp"
+
+    def __init__(self, ctx: SandboxContext, faults: FaultBook) -> None:
+        self.ctx, self.cfg, self.faults = ctx, ctx.config.erp, faults
+        self.reset()
+
+    def reset(self) -> None:
+        catalog = make_catalog(self.ctx.rng("catalog"), self.ctx.config.catalog_size)
+        self.items = {
+            c.sku: {"code": c.sku, "description": c.title, "unit": "EA", "active": True} for c in catalog
+        }
+        self.prices = {
+            c.sku: [
+                {
+                    "item": c.sku,
+                    "price_list": "RETAIL",
+                    "currency": self.cfg.currency,
+                    "unit_price": str(c.price),
+                    "min_quantity": 1,
+                }
+            ]
+            for c in catalog
+        }
+        self.on_hand = {c.sku: Decimal(250) for c in catalog}
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.sales_orders: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        rate = self.cfg.rate_limit_per_s
+        self.bucket = TokenBucket(rate, max(1.0, rate), self.ctx.now()) if rate else None
+        self.rate_limited = 0
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @web.middleware
+    async def gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if "/_sandbox/" in request.path:
+            return await handler(request)
+        if request.headers.get("Authorization") != f"Bearer {self.cfg.api_key}":
+            return _fail(401, "unauthorized", "missing or wrong bearer token")
+        if self.bucket is not None and (wait := self.bucket.take(self.ctx.now())) > 0:
+            self.rate_limited += 1
+            return _fail(429, "rate_limited", "too many requests", {"Retry-After": str(math.ceil(wait))})
+        try:
+            return await handler(request)
+        except Refusal as exc:
+            return _fail(exc.status, exc.code, str(exc))
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            raise Refusal(400, "invalid_json", "the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise Refusal(400, "invalid_json", "the body must be a JSON object")
+        return body
+
+    def _next(self, prefix: str, table: dict[str, Any]) -> str:
+        return f"{prefix}-{len(table) + 1:06d}"
+
+    def _allocated(self, sku: str) -> Decimal:
+        return sum(
+            (
+                Decimal(line["quantity"]) - Decimal(line["invoiced"])
+                for so in self.sales_orders.values()
+                if so["status"] == "open"
+                for line in so["lines"]
+                if line["item"] == sku
+            ),
+            Decimal(0),
+        )
+
+    # -- master data ----------------------------------------------------------------------------
+
+    async def get_items(self, request: web.Request) -> web.Response:
+        codes = [c for c in request.query.get("codes", "").split(",") if c]
+        found = [self.items[c] for c in codes if c in self.items] if codes else list(self.items.values())
+        return web.json_response({"items": found, "missing": [c for c in codes if c not in self.items]})
+
+    async def get_customers(self, request: web.Request) -> web.Response:
+        ref = request.query.get("external_ref")
+        found = [c for c in self.customers.values() if ref is None or c["external_ref"] == ref]
+        return web.json_response({"customers": found})
+
+    async def post_customer(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if not body.get("name"):
+            raise Refusal(422, "invalid_customer", "name is required")
+        customer_id = self._next("C", self.customers)
+        self.customers[customer_id] = {
+            "id": customer_id,
+            "name": body["name"],
+            "email": body.get("email"),
+            "external_ref": body.get("external_ref"),
+            "address": body.get("address"),
+            "created_at": self.ctx.iso(),
+        }
+        return web.json_response(self.customers[customer_id], status=201)
+
+    async def get_prices(self, request: web.Request) -> web.Response:
+        items = [i for i in request.query.get("item", "").split(",") if i] or list(self.prices)
+        return web.json_response({"prices": [p for i in items for p in self.prices.get(i, [])]})
+
+    async def get_stock(self, request: web.Request) -> web.Response:
+        items = [i for i in request.query.get("items", "").split(",") if i] or list(self.on_hand)
+        rows = [
+            {
+                "item": i,
+                "on_hand": str(self.on_hand[i]),
+                "allocated": str(self._allocated(i)),
+                "available": str(self.on_hand[i] - self._allocated(i)),
+            }
+            for i in items
+            if i in self.on_hand
+        ]
+        return web.json_response({"stock": rows})
+
+    # -- sales orders ---------------------------------------------------------------------------
+
+    async def post_sales_order(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if not body.get("external_reference"):
+            raise Refusal(422, "invalid_sales_order", "external_reference is required")
+        if body.get("customer_id") and body["customer_id"] not in self.customers:
+            raise Refusal(422, "unknown_customer", f"customer {body['customer_id']} does not exist")
+        lines = []
+        for n, line in enumerate(body.get("lines") or [], start=1):
+            if line.get("item") not in self.items:
+                raise Refusal(
+                    422, "unknown_item", f"lines[{n - 1}]: item {line.get('item')!r} does not exist"
+                )
+            price = line.get("unit_price", self.prices[line["item"]][0]["unit_price"])
+            lines.append(
+                {
+                    "line_no": n,
+                    "item": line["item"],
+                    "quantity": str(_qty(line.get("quantity"), f"lines[{n - 1}]")),
+                    "unit_price": str(price),
+                    "external_line_reference": line.get("external_line_reference"),
+                    "invoiced": "0",
+                }
+            )
+        if not lines:
+            raise Refusal(422, "invalid_sales_order", "at least one line is required")
+        so_id = self._next("SO", self.sales_orders)
+        self.sales_orders[so_id] = {
+            "id": so_id,
+            "number": so_id,
+            "external_reference": body["external_reference"],
+            "customer_id": body.get("customer_id"),
+            "currency": body.get("currency", self.cfg.currency),
+            "ship_to": body.get("ship_to"),
+            "status": "open",
+            "lines": lines,
+            "created_at": self.ctx.iso(),
+        }
+        return web.json_response(self.sales_orders[so_id], status=201)
+
+    async def get_sales_orders(self, request: web.Request) -> web.Response:
+        ref = request.query.get("external_reference")
+        found = [so for so in self.sales_orders.values() if ref is None or so["external_reference"] == ref]
+        return web.json_response({"sales_orders": found})
+
+    def _sales_order(self, so_id: str) -> dict[str, Any]:
+        if so_id not in self.sales_orders:
+            raise Refusal(404, "not_found", f"sales order {so_id} does not exist")
+        return self.sales_orders[so_id]
+
+    async def get_sales_order(self, request: web.Request) -> web.Response:
+        return web.json_response(self._sales_order(request.match_info["so_id"]))
+
+    async def cancel_sales_order(self, request: web.Request) -> web.Response:
+        so = self._sales_order(request.match_info["so_id"])
+        if any(Decimal(line["invoiced"]) > 0 for line in so["lines"]):
+            raise Refusal(409, "already_invoiced", f"sales order {so['id']} has invoices")
+        so["status"] = "cancelled"
+        return web.json_response(so)
+
+    # -- invoices -------------------------------------------------------------------------------
+
+    async def post_invoice(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        so = self._sales_order(str(body.get("sales_order")))
+        if so["status"] == "cancelled":
+            raise Refusal(409, "cancelled", f"sales order {so['id']} is cancelled")
+        if not body.get("shipment_reference"):
+            raise Refusal(422, "invalid_invoice", "shipment_reference is required")
+        by_item = {line["item"]: line for line in so["lines"]}
+        moves = []
+        for n, line in enumerate(body.get("lines") or []):
+            target = by_item.get(line.get("item"))
+            qty = _qty(line.get("quantity"), f"lines[{n}]")
+            if target is None or Decimal(target["invoiced"]) + qty > Decimal(target["quantity"]):
+                raise Refusal(422, "over_invoiced", f"lines[{n}]: more than ordered of {line.get('item')!r}")
+            moves.append((target, qty))
+        if not moves:
+            raise Refusal(422, "invalid_invoice", "at least one line is required")
+        for target, qty in moves:
+            target["invoiced"] = str(Decimal(target["invoiced"]) + qty)
+            self.on_hand[target["item"]] -= qty
+        if all(Decimal(line["invoiced"]) >= Decimal(line["quantity"]) for line in so["lines"]):
+            so["status"] = "invoiced"
+        invoice_id = self._next("INV", self.invoices)
+        total = sum((Decimal(t["unit_price"]) * q for t, q in moves), Decimal(0))
+        self.invoices[invoice_id] = {
+            "id": invoice_id,
+            "sales_order": so["id"],
+            "shipment_reference": body["shipment_reference"],
+            "lines": [
+                {"item": t["item"], "quantity": str(q), "unit_price": t["unit_price"]} for t, q in moves
+            ],
+            "total": str(total),
+            "currency": so["currency"],
+            "created_at": self.ctx.iso(),
+        }
+        return web.json_response(self.invoices[invoice_id], status=201)
+
+    async def get_invoices(self, request: web.Request) -> web.Response:
+        so = request.query.get("sales_order")
+        return web.json_response(
+            {"invoices": [i for i in self.invoices.values() if so is None or i["sales_order"] == so]}
+        )
+
+    # -- wiring -----------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.faults.middleware(self.name, error_body), self.gate])
+        r = app.router
+        r.add_get("/items", self.get_items)
+        r.add_get("/customers", self.get_customers)
+        r.add_post("/customers", self.post_customer)
+        r.add_get("/prices", self.get_prices)
+        r.add_get("/stock", self.get_stock)
+        r.add_post("/sales-orders", self.post_sales_order)
+        r.add_get("/sales-orders", self.get_sales_orders)
+        r.add_get("/sales-orders/{so_id}", self.get_sales_order)
+        r.add_post("/sales-orders/{so_id}/cancel", self.cancel_sales_order)
+        r.add_post("/invoices", self.post_invoice)
+        r.add_get("/invoices", self.get_invoices)
+        return app
+
+    def snapshot(self) -> dict[str, Any]:
+        by_ref = Counter(so["external_reference"] for so in self.sales_orders.values())
+        return {
+            "sales_orders": self.sales_orders,
+            "sales_orders_by_reference": dict(by_ref),
+            "duplicate_references": sorted(ref for ref, n in by_ref.items() if n > 1),
+            "invoices": self.invoices,
+            "invoices_by_shipment": dict(Counter(i["shipment_reference"] for i in self.invoices.values())),
+            "customers": self.customers,
+            "stock": {sku: str(qty) for sku, qty in self.on_hand.items()},
+            "rate_limited": self.rate_limited,
+        }
