@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from crossdock.configuration.secrets import ENV_NAME, env_reference_name, map_secrets
+from crossdock.configuration.tenant_rules import Mappings, RoutingSection, ValidationSection
+from crossdock.configuration.tenant_rules import cross_check as check_tenant_rules
 from crossdock.connectors.kinds import CONFIG_MODELS
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -66,6 +68,9 @@ class Tenant(Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
     connections: list[Connection] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    mappings: Mappings | None = None  # see tenant_rules: SKUs, units, taxes, shipping, customers
+    routing: RoutingSection | None = None
+    validation: ValidationSection | None = None
 
 
 class CrossdockConfig(Strict):
@@ -97,6 +102,8 @@ def cross_check(doc: CrossdockConfig):
         yield from _check_routes(i, tenant)
         for j, conn in enumerate(tenant.connections):
             yield from _check_env_names(("tenants", i, "connections", j, "config"), conn)
+        for loc, msg in check_tenant_rules(tenant.mappings, tenant.routing, tenant.validation):
+            yield ("tenants", i, *loc), msg
 
 
 def _unique(what: str, items: list[tuple[tuple, str]]):

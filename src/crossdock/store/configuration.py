@@ -1,7 +1,8 @@
 """Applying a configuration file to the database, in one transaction.
 
 Tenants and connections are upserted, each tenant's routes replaced, throttles upserted
-(keeping their live bucket state) with one slot row per allowed concurrent call. Literal
+(keeping their live bucket state) with one slot row per allowed concurrent call, and
+each mapping or rule section the file has replaces the stored one (`store.mappings`). Literal
 secrets are sealed as `enc:` tokens before they are written. Comparison is on the
 decrypted values, so applying the same file again reports everything unchanged and
 writes nothing: no new config version and no audit entry. Objects in the database but
@@ -26,6 +27,7 @@ from crossdock.configuration.schema import ConnectionBase, CrossdockConfig, Tena
 from crossdock.configuration.secrets import SecretBox, SecretError, map_tokens
 from crossdock.connectors.kinds import CONFIG_MODELS
 from crossdock.store import audit
+from crossdock.store.mappings import apply_sections
 from crossdock.store.tables import config_versions, connections, routes, tenants, throttle_slots, throttles
 
 # pg_advisory_xact_lock key serializing applies ("apply" in ASCII).
@@ -84,6 +86,8 @@ def apply_config(
         changes: list[Change] = []
         for tenant in parsed.tenants:
             changes += _apply_tenant(conn, tenant, box, now)
+            sections = apply_sections(conn, tenant, actor, now)
+            changes += [Change(c.object, c.id, tenant.id, Status(c.status)) for c in sections]
         changes += _not_in_file(conn, parsed)
         report = ApplyReport(changes, None)
         if not report.changed:

@@ -283,3 +283,96 @@ counters = Table(
     Column("value", BigInteger, nullable=False, default=0),
     PrimaryKeyConstraint("tenant_id", "name"),
 )
+
+# A tenant's cross-references, one row per entry so each is editable over the API:
+# section sku | uom | tax_codes | shipping_methods | customers; `key` is derived from the
+# entry (store.mappings.entry_key); `value` is the entry as in the configuration file.
+mappings = Table(
+    "mappings",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("section", String(32), nullable=False),
+    Column("key", String(400), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "section", "key"),
+)
+
+# A tenant's rule documents, one per name: units, customer_policies, legal_entities,
+# routing, validation (each as its section of the configuration file).
+tenant_rules = Table(
+    "tenant_rules",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "name"),
+)
+
+# ----------------------------------------------------------------- order-to-cash entities
+
+# One row per channel order. `document` is the canonical order (domain.serde), `mapped`
+# the ERP-ready sales order; `stage` is where the flow stands, `status` the order's
+# status derived from its lines. `version` guards read-modify-write by handlers.
+orders = Table(
+    "orders",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("order_ref", String(200), nullable=False),  # `<channel>:<channel order id>`
+    Column("channel", String(32), nullable=False),
+    Column("channel_order_id", String(100), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("channel_updated_at", String(40)),
+    Column("document", Text, nullable=False),
+    Column("mapped", Text),
+    Column("erp_id", String(100)),
+    Column("erp_number", String(100)),
+    Column("problem", Text),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "order_ref"),
+    Index("ix_orders_stage", "tenant_id", "stage", "updated_at"),
+    Index("ix_orders_created", "tenant_id", "created_at"),
+)
+
+# One release of an order to one warehouse.
+order_releases = Table(
+    "order_releases",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("release_ref", String(240), nullable=False),  # `<order ref>@<warehouse>`
+    Column("order_ref", String(200), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("lines", Text, nullable=False),
+    Column("state", String(32), nullable=False),  # planned | released | cancel_requested | cancelled | done
+    Column("wms_ref", String(100)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "release_ref"),
+    Index("ix_order_releases_order", "tenant_id", "order_ref"),
+)
+
+# What left a warehouse for an order, and whether the channel and the ERP know it.
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("shipment_ref", String(240), nullable=False),
+    Column("order_ref", String(200), nullable=False),
+    Column("release_ref", String(240)),
+    Column("document", Text, nullable=False),
+    Column("confirmation_ref", String(200)),
+    Column("confirmed_at", Float),
+    Column("invoice_ref", String(100)),
+    Column("invoiced_at", Float),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "shipment_ref"),
+    Index("ix_shipments_order", "tenant_id", "order_ref"),
+)

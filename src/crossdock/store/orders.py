@@ -1,0 +1,248 @@
+"""Order-to-cash entities: orders, their releases to warehouses, their shipments.
+
+Handlers read these through `ctx.read` and write them as staged effects, so an
+entity change commits with the message that caused it. An order row carries a
+version: a write that expected another version raises `StaleOrder` (transient), and
+the handler runs again on fresh data."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, select, update
+
+from crossdock.errors import TransientError
+from crossdock.store.tables import order_releases, orders, shipments, tenants
+
+
+class StaleOrder(TransientError):
+    """Someone else changed the order since it was read; read it again and redo the step."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    tenant_id: str
+    order_ref: str
+    channel: str
+    channel_order_id: str
+    connection_id: str
+    stage: str
+    status: str
+    document: dict
+    channel_updated_at: str | None = None
+    mapped: dict | None = None
+    erp_id: str | None = None
+    erp_number: str | None = None
+    problem: str | None = None
+    version: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def evolve(self, **changes: Any) -> OrderRecord:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRecord:
+    tenant_id: str
+    release_ref: str
+    order_ref: str
+    warehouse: str
+    connection_id: str
+    lines: list[dict]
+    state: str
+    wms_ref: str | None = None
+
+    def evolve(self, **changes: Any) -> ReleaseRecord:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRecord:
+    tenant_id: str
+    shipment_ref: str
+    order_ref: str
+    document: dict
+    release_ref: str | None = None
+    confirmation_ref: str | None = None
+    confirmed_at: float | None = None
+    invoice_ref: str | None = None
+    invoiced_at: float | None = None
+
+    def evolve(self, **changes: Any) -> ShipmentRecord:
+        return dataclasses.replace(self, **changes)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _load(value: str | None) -> Any:
+    return None if value is None else orjson.loads(value)
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def get_order(conn: Connection, tenant_id: str, order_ref: str) -> OrderRecord | None:
+    r = conn.execute(select(orders).where(orders.c.tenant_id == tenant_id, orders.c.order_ref == order_ref)).first()
+    if r is None:
+        return None
+    return OrderRecord(
+        tenant_id=r.tenant_id,
+        order_ref=r.order_ref,
+        channel=r.channel,
+        channel_order_id=r.channel_order_id,
+        connection_id=r.connection_id,
+        stage=r.stage,
+        status=r.status,
+        document=_load(r.document),
+        channel_updated_at=r.channel_updated_at,
+        mapped=_load(r.mapped),
+        erp_id=r.erp_id,
+        erp_number=r.erp_number,
+        problem=r.problem,
+        version=r.version,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def save_order(conn: Connection, rec: OrderRecord, now: float) -> None:
+    """Insert (version 0 → 1) or update guarded by the version that was read."""
+    values = {
+        "channel": rec.channel,
+        "channel_order_id": rec.channel_order_id,
+        "connection_id": rec.connection_id,
+        "stage": rec.stage,
+        "status": rec.status,
+        "channel_updated_at": rec.channel_updated_at,
+        "document": _json(rec.document),
+        "mapped": _json(rec.mapped),
+        "erp_id": rec.erp_id,
+        "erp_number": rec.erp_number,
+        "problem": rec.problem,
+        "version": rec.version + 1,
+        "updated_at": now,
+    }
+    if rec.version == 0:
+        exists = conn.execute(
+            select(orders.c.version).where(orders.c.tenant_id == rec.tenant_id, orders.c.order_ref == rec.order_ref)
+        ).first()
+        if exists is not None:
+            raise StaleOrder(f"order {rec.order_ref} was created by another step meanwhile")
+        conn.execute(
+            insert(orders).values(tenant_id=rec.tenant_id, order_ref=rec.order_ref, created_at=now, **values)
+        )
+        return
+    changed = conn.execute(
+        update(orders)
+        .where(
+            orders.c.tenant_id == rec.tenant_id,
+            orders.c.order_ref == rec.order_ref,
+            orders.c.version == rec.version,
+        )
+        .values(**values)
+    ).rowcount
+    if changed != 1:
+        raise StaleOrder(f"order {rec.order_ref} changed since version {rec.version}")
+
+
+# --------------------------------------------------------------------------- releases
+
+
+def get_releases(conn: Connection, tenant_id: str, order_ref: str) -> list[ReleaseRecord]:
+    rows = conn.execute(
+        select(order_releases)
+        .where(order_releases.c.tenant_id == tenant_id, order_releases.c.order_ref == order_ref)
+        .order_by(order_releases.c.release_ref)
+    )
+    return [
+        ReleaseRecord(
+            r.tenant_id, r.release_ref, r.order_ref, r.warehouse, r.connection_id, _load(r.lines), r.state, r.wms_ref
+        )
+        for r in rows
+    ]
+
+
+def save_release(conn: Connection, rec: ReleaseRecord, now: float) -> None:
+    key = (order_releases.c.tenant_id == rec.tenant_id, order_releases.c.release_ref == rec.release_ref)
+    values = {"lines": _json(rec.lines), "state": rec.state, "wms_ref": rec.wms_ref, "updated_at": now}
+    if conn.execute(update(order_releases).where(*key).values(**values)).rowcount == 0:
+        conn.execute(
+            insert(order_releases).values(
+                tenant_id=rec.tenant_id,
+                release_ref=rec.release_ref,
+                order_ref=rec.order_ref,
+                warehouse=rec.warehouse,
+                connection_id=rec.connection_id,
+                created_at=now,
+                **values,
+            )
+        )
+
+
+# --------------------------------------------------------------------------- shipments
+
+
+def get_shipments(conn: Connection, tenant_id: str, order_ref: str) -> list[ShipmentRecord]:
+    rows = conn.execute(
+        select(shipments)
+        .where(shipments.c.tenant_id == tenant_id, shipments.c.order_ref == order_ref)
+        .order_by(shipments.c.created_at, shipments.c.shipment_ref)
+    )
+    return [_shipment(r) for r in rows]
+
+
+def get_shipment(conn: Connection, tenant_id: str, shipment_ref: str) -> ShipmentRecord | None:
+    r = conn.execute(
+        select(shipments).where(shipments.c.tenant_id == tenant_id, shipments.c.shipment_ref == shipment_ref)
+    ).first()
+    return _shipment(r) if r else None
+
+
+def _shipment(r) -> ShipmentRecord:
+    return ShipmentRecord(
+        r.tenant_id,
+        r.shipment_ref,
+        r.order_ref,
+        _load(r.document),
+        r.release_ref,
+        r.confirmation_ref,
+        r.confirmed_at,
+        r.invoice_ref,
+        r.invoiced_at,
+    )
+
+
+def save_shipment(conn: Connection, rec: ShipmentRecord, now: float) -> None:
+    key = (shipments.c.tenant_id == rec.tenant_id, shipments.c.shipment_ref == rec.shipment_ref)
+    values = {
+        "confirmation_ref": rec.confirmation_ref,
+        "confirmed_at": rec.confirmed_at,
+        "invoice_ref": rec.invoice_ref,
+        "invoiced_at": rec.invoiced_at,
+    }
+    if conn.execute(update(shipments).where(*key).values(**values)).rowcount == 0:
+        conn.execute(
+            insert(shipments).values(
+                tenant_id=rec.tenant_id,
+                shipment_ref=rec.shipment_ref,
+                order_ref=rec.order_ref,
+                release_ref=rec.release_ref,
+                document=_json(rec.document),
+                created_at=now,
+                **values,
+            )
+        )
+
+
+# --------------------------------------------------------------------------- tenant
+
+
+def tenant_settings(conn: Connection, tenant_id: str) -> dict:
+    row = conn.execute(select(tenants.c.settings).where(tenants.c.id == tenant_id)).first()
+    return _load(row.settings) or {} if row else {}
