@@ -201,8 +201,22 @@ def q_order(store: ShopifyStore, op: Operation) -> tuple[Any, int]:
             ]
         ),
         "fulfillmentOrders": connection(fo_nodes),
+        "fulfillments": [_fulfillment_node(f) for f in order["fulfillments"]],
     }
     return node, 1 + len(fos) + sum(len(fo["lines"]) for fo in fos)
+
+
+def _fulfillment_node(f: dict) -> dict:
+    """`Order.fulfillments` in Shopify's shape: id, status and tracking per parcel."""
+    urls = f["tracking_urls"] + [None] * len(f["tracking_numbers"])
+    return {
+        "id": gid("Fulfillment", f["id"]),
+        "status": f["status"].upper(),
+        "trackingInfo": [
+            {"company": f["tracking_company"], "number": n, "url": u}
+            for n, u in zip(f["tracking_numbers"], urls, strict=False)
+        ],
+    }
 
 
 def _variant_node(store: ShopifyStore, v: dict[str, Any]) -> dict[str, Any]:
