@@ -2,6 +2,7 @@
 fields hold secrets (sealed as `enc:` tokens at rest), and where its connector lives.
 
 Connector modules are imported only when a kind is first used, so a hub that never
+talks to Amazon never imports the Amazon connector."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functools import cache
 
 from pydantic import BaseModel
 
+from crossdock.connectors.amazon.config import AmazonConfig
 from crossdock.connectors.http.config import HttpConfig
 from crossdock.connectors.registry import ConnectorKind
 from crossdock.connectors.shopify.config import ShopifyConfig
@@ -19,6 +21,7 @@ CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "webhook": WebhookConfig,
     "http": HttpConfig,
     "shopify": ShopifyConfig,
+    "amazon": AmazonConfig,
 }
 
 # Top-level fields of each kind's config that are secrets. Keys whose names look secret
@@ -27,11 +30,13 @@ SECRET_FIELDS: dict[str, frozenset[str]] = {
     "webhook": frozenset({"secret"}),
     "http": frozenset({"bearer_token"}),
     "shopify": frozenset({"access_token", "webhook_secret"}),
+    "amazon": frozenset({"client_secret", "refresh_token"}),
 }
 
 # kind → module holding its `KIND` (a ConnectorKind)
 _MODULES: dict[str, str] = {
     "shopify": "crossdock.connectors.shopify.connector",
+    "amazon": "crossdock.connectors.amazon.connector",
 }
 
 

@@ -1,0 +1,74 @@
+"""Configuration of an Amazon seller connection (SP-API Orders v0 with Login with Amazon)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# The usage plan of each Orders v0 operation Crossdock calls: (requests per second, burst).
+DEFAULT_RATE_LIMITS: dict[str, tuple[float, float]] = {
+    "getOrders": (0.0167, 20),
+    "getOrderItems": (0.5, 30),
+    "confirmShipment": (2.0, 10),
+}
+
+# Fields sealed as `enc:` tokens at rest and never written to lineage or logs.
+SECRET_FIELDS = frozenset({"client_secret", "refresh_token"})
+
+
+class RateLimit(BaseModel):
+    """A token bucket: `rate` requests per second refill it, up to `burst` requests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(gt=0)
+    burst: float = Field(ge=1)
+
+
+def _absolute_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value.rstrip("/")
+
+
+class AmazonConfig(BaseModel):
+    """`client_secret` and `refresh_token` are secrets: `enc:` tokens in the database,
+    literals or `env:NAME` references in a file. `endpoint` is the SP-API base URL of the
+    seller's region (e.g. `https://sellingpartnerapi-na.amazon.com`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str
+    lwa_endpoint: str = "https://api.amazon.com/auth/o2/token"
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    refresh_token: str = Field(min_length=1)
+    marketplace_ids: list[str] = Field(min_length=1)
+    seller_id: str | None = None
+    page_size: int = Field(100, ge=1, le=100)
+    timeout_seconds: float = Field(30.0, gt=0, le=300)
+    first_poll_lookback_hours: float = Field(24.0, gt=0, le=24 * 730)
+    # Polls start this far before the last watermark, so orders Amazon lists late are not missed.
+    poll_overlap_seconds: float = Field(300.0, ge=0, le=86_400)
+    rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+
+    @field_validator("endpoint", "lwa_endpoint")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _absolute_url(value)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_operations(cls, value: dict[str, RateLimit]) -> dict[str, RateLimit]:
+        unknown = set(value) - set(DEFAULT_RATE_LIMITS)
+        if unknown:
+            raise ValueError(f"unknown operations {sorted(unknown)}; known: {sorted(DEFAULT_RATE_LIMITS)}")
+        return value
+
+    def rate_limit(self, operation: str) -> RateLimit:
+        if operation in self.rate_limits:
+            return self.rate_limits[operation]
+        rate, burst = DEFAULT_RATE_LIMITS[operation]
+        return RateLimit(rate=rate, burst=burst)
