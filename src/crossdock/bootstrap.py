@@ -70,6 +70,8 @@ class Hub:
     async def aclose(self) -> None:
         if self._intake is not None:
             await self._intake.close()
+        if hasattr(self.services, "aclose"):
+            await self.services.aclose()
         self.close()
 
     def close(self) -> None:
@@ -102,6 +104,10 @@ def build(
 
         migrations.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    if services is None:
+        from crossdock.flows.services import make_services
+
+        services = make_services(settings, engine)
     return Hub(
         settings=settings,
         database=Database(engine),

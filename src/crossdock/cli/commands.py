@@ -13,4 +13,14 @@ def register(app: typer.Typer) -> None:
         importlib.import_module(f"crossdock.cli.{name}").register(app)
 
 
-_GROUPS: list[str] = ["apply", "secrets", "audit", "messages", "exceptions", "purge", "sandbox"]
+_GROUPS: list[str] = [
+    "apply",
+    "secrets",
+    "audit",
+    "messages",
+    "exceptions",
+    "purge",
+    "serve",
+    "worker",
+    "sandbox",
+]

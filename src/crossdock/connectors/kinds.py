@@ -12,16 +12,22 @@ from functools import cache
 from pydantic import BaseModel
 
 from crossdock.connectors.amazon.config import AmazonConfig
+from crossdock.connectors.erp_rest.config import ErpRestConfig
 from crossdock.connectors.http.config import HttpConfig
 from crossdock.connectors.registry import ConnectorKind
 from crossdock.connectors.shopify.config import ShopifyConfig
+from crossdock.connectors.tryton.config import TrytonConfig
 from crossdock.connectors.webhook.config import WebhookConfig
+from crossdock.connectors.wms_rest.config import WmsRestConfig
 
 CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "webhook": WebhookConfig,
     "http": HttpConfig,
     "shopify": ShopifyConfig,
     "amazon": AmazonConfig,
+    "erp-rest": ErpRestConfig,
+    "wms-rest": WmsRestConfig,
+    "tryton": TrytonConfig,
 }
 
 # Top-level fields of each kind's config that are secrets. Keys whose names look secret
@@ -31,12 +37,18 @@ SECRET_FIELDS: dict[str, frozenset[str]] = {
     "http": frozenset({"bearer_token"}),
     "shopify": frozenset({"access_token", "webhook_secret"}),
     "amazon": frozenset({"client_secret", "refresh_token"}),
+    "erp-rest": frozenset({"api_key"}),
+    "wms-rest": frozenset({"api_key", "webhook_secret"}),
+    "tryton": frozenset({"password"}),
 }
 
 # kind → module holding its `KIND` (a ConnectorKind)
 _MODULES: dict[str, str] = {
     "shopify": "crossdock.connectors.shopify.connector",
     "amazon": "crossdock.connectors.amazon.connector",
+    "erp-rest": "crossdock.connectors.erp_rest.connector",
+    "wms-rest": "crossdock.connectors.wms_rest.connector",
+    "tryton": "crossdock.connectors.tryton.connector",
 }
 
 

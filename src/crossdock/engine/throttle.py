@@ -38,7 +38,8 @@ class Throttles:
         key = (tenant_id, connection_id)
         cached = self._limits.get(key)
         now = self._clock()
-        if cached and now - cached[0] < self._ttl:
+        # Absence is never cached: another worker's 429 pause creates the row, and must be seen at once.
+        if cached and cached[1] is not None and now - cached[0] < self._ttl:
             return cached[1]
         lim = await self._db.read(store.limits, tenant_id, connection_id)
         self._limits[key] = (now, lim)

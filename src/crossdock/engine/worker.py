@@ -244,7 +244,7 @@ class Worker:
         if retry:
             self._pending.extend(retry)
             self._flush_needed.set()
-        if any(o.emitted for o in rec.committed):
+        if rec.committed:  # a commit may unblock the next message of its key (or emitted ones): not idle
             self._empty_claims = 0
             self.wake.set()
 

@@ -136,10 +136,10 @@ def write_lineage(conn: Connection, records: list[tuple], now: float) -> None:
                 "connection_id": r.connection_id,
                 "method": r.method,
                 "url": r.url,
-                "request_headers": orjson.dumps(r.request_headers).decode() if r.request_headers else None,
+                "request_headers": _headers(r.request_headers),
                 "request_body": r.request_body,
                 "status_code": r.status_code,
-                "response_headers": orjson.dumps(r.response_headers).decode() if r.response_headers else None,
+                "response_headers": _headers(r.response_headers),
                 "response_body": r.response_body,
                 "duration_ms": r.duration_ms,
                 "error": r.error,
@@ -147,3 +147,10 @@ def write_lineage(conn: Connection, records: list[tuple], now: float) -> None:
             }
         )
     conn.execute(insert(lineage), rows)
+
+
+def _headers(headers) -> str | None:
+    """Header maps of any client library (case-insensitive multidicts too) as plain JSON."""
+    if not headers:
+        return None
+    return orjson.dumps({str(k): str(v) for k, v in dict(headers).items()}).decode()

@@ -1,0 +1,119 @@
+"""The HTTP application: webhook intake, health, readiness and metrics.
+
+`create_app(hub, run_workers=True)` also runs the hub's workers in the server's own
+event loop for the app's lifetime: started with the app, drained when it stops
+(uvicorn stops on SIGTERM: no new requests, in-flight ones finish, then workers drain).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crossdock.api import hooks
+
+log = logging.getLogger("crossdock.api")
+
+CRASH_POINT_ENV = "CROSSDOCK_CRASH_POINT"
+READY_TIMEOUT = 2.0
+
+
+def create_app(hub: Any, *, run_workers: bool, workers: int = 1) -> FastAPI:
+    crash = os.environ.get(CRASH_POINT_ENV) == "hooks.after_commit"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        count = workers if run_workers else 0
+        tasks = [
+            asyncio.create_task(hub.worker().run(stop), name=f"crossdock-worker-{i}") for i in range(count)
+        ]
+        try:
+            yield
+        finally:
+            stop.set()
+            for result in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    log.error("a worker stopped with an error", exc_info=result)
+
+    app = FastAPI(title="Crossdock", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.hub = hub
+    app.state.hooks = hooks.HookIntake(hub, hub.services, crash_after_commit=crash)
+    app.state.readiness = Readiness(hub)
+    app.include_router(hooks.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/readyz", readyz, methods=["GET"])
+    app.add_api_route("/metrics", metrics, methods=["GET"])
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app
+
+
+async def healthz() -> dict[str, str]:
+    """The process is alive and its event loop answers."""
+    return {"status": "ok"}
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """The database answers and its schema is at the revision this code expects."""
+    problem = await request.app.state.readiness.problem()
+    if problem:
+        return JSONResponse({"status": "unavailable", "problem": problem}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class Readiness:
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self._heads: set[str] | None = None
+
+    async def problem(self) -> str | None:
+        try:
+            heads = self._heads or await asyncio.to_thread(self._expected_heads)
+            self._heads = heads
+            current = await asyncio.wait_for(self._hub.database.read(_revisions), READY_TIMEOUT)
+        except TimeoutError:
+            return "the database did not answer in time"
+        except Exception as exc:
+            return f"the database cannot be reached: {type(exc).__name__}"
+        if current != heads:
+            return f"the schema is at {sorted(current) or 'nothing'}, expected {sorted(heads)}: run `crossdock db upgrade`"
+        return None
+
+    def _expected_heads(self) -> set[str]:
+        from alembic.script import ScriptDirectory
+
+        from crossdock.store.migrate import alembic_config
+
+        return set(ScriptDirectory.from_config(alembic_config(self._hub.settings.database_url)).get_heads())
+
+
+def _revisions(conn: Any) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(conn).get_current_heads())
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    error = {"code": code, "message": str(exc.detail), "hint": ""}
+    return JSONResponse({"error": error}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    error = {"code": "request.invalid", "message": "the request does not match this endpoint", "hint": ""}
+    return JSONResponse({"error": error}, status_code=422)

@@ -1,0 +1,17 @@
+"""Durable counters shared by every process (refused deliveries, ...)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crossdock.store.tables import counters
+
+
+def bump_counter(conn: Connection, tenant_id: str, name: str, by: int = 1) -> None:
+    """Add to a counter, created at zero on first use."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(counters).values(tenant_id=tenant_id, name=name, value=by)
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=["tenant_id", "name"], set_={"value": counters.c.value + by})
+    )
