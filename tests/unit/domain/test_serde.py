@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from tests.vendor_fixtures import load_vendor_json
+
 from crossdock.connectors.amazon import codec as amazon
 from crossdock.connectors.shopify import codec as shopify
 from crossdock.domain.orders import Order
 from crossdock.domain.serde import from_plain, to_plain
 from crossdock.domain.shipments import Shipment
-from tests.vendor_fixtures import load_vendor_json
 
 
 def _roundtrip(cls, value):
