@@ -67,6 +67,15 @@ class Hub:
         self.workers.append(w)
         return w
 
+    async def run_scheduler(self, stop) -> None:
+        """Declare the hub-wide schedules, then fire due schedules until `stop` (every process may)."""
+        from crossdock.engine.scheduler import Scheduler
+        from crossdock.store import schedules
+        from crossdock.store.purge import Retention
+
+        await self.database.write(schedules.ensure_system_schedules, self.clock(), Retention.from_settings(self.settings))
+        await Scheduler(self.database, self.clock, on_fired=self._wake_workers).run(stop)
+
     async def aclose(self) -> None:
         if self._intake is not None:
             await self._intake.close()

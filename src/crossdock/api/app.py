@@ -38,6 +38,8 @@ def create_app(hub: Any, *, run_workers: bool, workers: int = 1) -> FastAPI:
         tasks = [
             asyncio.create_task(hub.worker().run(stop), name=f"crossdock-worker-{i}") for i in range(count)
         ]
+        if count:
+            tasks.append(asyncio.create_task(hub.run_scheduler(stop), name="crossdock-scheduler"))
         try:
             yield
         finally:

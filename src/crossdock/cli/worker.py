@@ -39,8 +39,10 @@ async def _work(hub: bootstrap.Hub, concurrency: int | None, batch: int | None) 
         loop.add_signal_handler(sig, stop.set)
     w = hub.worker(**options)
     log.info("worker %s started", w.owner)
+    scheduler = asyncio.create_task(hub.run_scheduler(stop), name="crossdock-scheduler")
     try:
         await w.run(stop)
+        await scheduler
     finally:
         await hub.aclose()
     log.info("worker %s stopped: %s", w.owner, w.stats)

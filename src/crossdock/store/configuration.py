@@ -28,6 +28,7 @@ from crossdock.configuration.secrets import SecretBox, SecretError, map_tokens
 from crossdock.connectors.kinds import CONFIG_MODELS
 from crossdock.store import audit
 from crossdock.store.mappings import apply_sections
+from crossdock.store.schedules import ensure_polling
 from crossdock.store.tables import config_versions, connections, routes, tenants, throttle_slots, throttles
 
 # pg_advisory_xact_lock key serializing applies ("apply" in ASCII).
@@ -87,6 +88,7 @@ def apply_config(
         for tenant in parsed.tenants:
             changes += _apply_tenant(conn, tenant, box, now)
             sections = apply_sections(conn, tenant, actor, now)
+            ensure_polling(conn, tenant, now)
             changes += [Change(c.object, c.id, tenant.id, Status(c.status)) for c in sections]
         changes += _not_in_file(conn, parsed)
         report = ApplyReport(changes, None)

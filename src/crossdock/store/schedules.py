@@ -122,3 +122,19 @@ def ensure_system_schedules(conn: Connection, now: float, retention: Retention |
     upsert_schedule(
         conn, SYSTEM_TENANT, PURGE_SCHEDULE, "system.purge", PURGE_INTERVAL_SECONDS, payload, now=now
     )
+
+
+# Connection kinds whose orders are polled, and the message kind each poll is.
+POLLED_KINDS = {"amazon": "order.poll"}
+
+
+def ensure_polling(conn: Connection, tenant, now: float) -> None:
+    """A poll schedule per enabled connection of a polled kind (declared by `crossdock apply`)."""
+    for c in tenant.connections:
+        kind = POLLED_KINDS.get(c.kind)
+        if kind is None:
+            continue
+        interval = float(getattr(c.config, "poll_interval_seconds", 120.0))
+        upsert_schedule(
+            conn, tenant.id, f"poll:{c.id}", kind, interval, {"connection_id": c.id}, now=now, enabled=c.enabled
+        )

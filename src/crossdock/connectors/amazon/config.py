@@ -52,6 +52,7 @@ class AmazonConfig(BaseModel):
     first_poll_lookback_hours: float = Field(24.0, gt=0, le=24 * 730)
     # Polls start this far before the last watermark, so orders Amazon lists late are not missed.
     poll_overlap_seconds: float = Field(300.0, ge=0, le=86_400)
+    poll_interval_seconds: float = Field(120.0, ge=1, le=86_400)  # how often the hub asks for new orders
     rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
 
     @field_validator("endpoint", "lwa_endpoint")

@@ -1,0 +1,119 @@
+"""Capture: a channel's snapshot of an order becomes Crossdock's canonical order, once.
+
+Snapshots arrive duplicated and out of order (orders/updated before orders/create);
+the channel's own update time decides which is newer, and an older snapshot changes
+nothing. A snapshot that says "cancelled" starts the cancellation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crossdock.connectors.amazon import codec as amazon_codec
+from crossdock.connectors.shopify import codec as shopify_codec
+from crossdock.domain.order_status import OrderStatus
+from crossdock.domain.orders import Order
+from crossdock.engine.handlers import HandlerContext
+from crossdock.errors import Owner, PermanentError
+from crossdock.flows.orders import records, stages
+from crossdock.flows.orders.connect import connector
+from crossdock.flows.orders.stages import Stage
+from crossdock.records import Message
+from crossdock.store.orders import OrderRecord
+
+_EDITABLE = {Stage.RECEIVED, Stage.ON_HOLD}
+
+
+async def order_received(msg: Message, ctx: HandlerContext) -> None:
+    order, updated_at = await _decode(msg, ctx)
+    rec = await records.find(ctx, order.ref)
+    if rec is not None and _stale(rec.channel_updated_at, updated_at):
+        return  # a duplicate or an older snapshot: what we hold is newer
+    if order.status is OrderStatus.CANCELLED or msg.kind == stages.CANCELLED:
+        await _capture_cancellation(ctx, rec, order, updated_at)
+        return
+    if rec is None:
+        rec = OrderRecord(
+            tenant_id=msg.tenant_id,
+            order_ref=order.ref,
+            channel=order.channel,
+            channel_order_id=order.channel_order_id,
+            connection_id=msg.connection_id or "",
+            stage=Stage.RECEIVED.value,
+            status=order.status.value,
+            document={},
+        )
+    elif Stage(rec.stage) not in _EDITABLE:
+        # Posted already: keep our line progress; later edits are the channel's to cancel.
+        records.save(ctx, rec.evolve(channel_updated_at=updated_at))
+        return
+    held = order.is_on_hold
+    rec = records.with_order(rec, order, channel_updated_at=updated_at)
+    rec = rec.evolve(stage=(Stage.ON_HOLD if held else Stage.RECEIVED).value, problem=order.hold_reason)
+    records.save(ctx, rec)
+    if not held:
+        ctx.emit(stages.VALIDATE, {"order_ref": order.ref}, ordering_key=order.ref, correlation_id=order.ref)
+
+
+async def _capture_cancellation(ctx: HandlerContext, rec: OrderRecord | None, order: Order, updated_at: str | None) -> None:
+    if rec is None:  # cancelled before we ever saw it open: keep it for the record, nothing downstream
+        rec = OrderRecord(
+            tenant_id=ctx.message.tenant_id,
+            order_ref=order.ref,
+            channel=order.channel,
+            channel_order_id=order.channel_order_id,
+            connection_id=ctx.message.connection_id or "",
+            stage=Stage.CANCELLED.value,
+            status=order.status.value,
+            document={},
+        )
+        records.save(ctx, records.with_order(rec, order, channel_updated_at=updated_at))
+        return
+    records.save(ctx, rec.evolve(channel_updated_at=updated_at))
+    if Stage(rec.stage) not in (Stage.CANCELLED, Stage.CANCEL_REQUESTED):
+        ctx.emit(stages.CANCEL, {"order_ref": rec.order_ref, "reason": "cancelled on the channel"})
+
+
+def _stale(held: str | None, incoming: str | None) -> bool:
+    """ISO-8601 times of one channel compare as text once normalised to UTC 'Z' or offsets alike."""
+    return bool(held and incoming and incoming <= held)
+
+
+async def _decode(msg: Message, ctx: HandlerContext) -> tuple[Order, str | None]:
+    payload: dict[str, Any] = ctx.payload
+    live = await ctx.services.connections.get(msg.connection_id) if msg.connection_id else None
+    kind = live.kind if live else payload.get("channel")
+    if kind == "shopify":
+        event = payload.get("event", payload)
+        return shopify_codec.decode_order(event), _utc(event.get("updated_at"))
+    if kind == "amazon":
+        raw = payload["order"]
+        items = payload.get("items")
+        if items is None:
+            channel = await connector(ctx, msg.connection_id, role="channel")
+            async with ctx.throttle(msg.connection_id):
+                items = await channel.order_items(raw["AmazonOrderId"])
+        return amazon_codec.decode_order(raw, items), _utc(raw.get("LastUpdateDate"))
+    raise PermanentError(
+        "config.channel_unknown",
+        f"orders from connection {msg.connection_id} of kind {kind!r} cannot be decoded",
+        "Order capture supports shopify and amazon connections.",
+        owner=Owner.PARTNER,
+    )
+
+
+def _utc(stamp: str | None) -> str | None:
+    """Channel times normalised to UTC ISO text, so they compare correctly as strings."""
+    if not stamp:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC).isoformat()
+    except ValueError:
+        return stamp
+
+
+async def shipment_observed(msg: Message, ctx: HandlerContext) -> None:
+    """A channel's fulfilment webhook. Fulfilments Crossdock confirmed come back this way;
+    the delivery stays in the order's lineage and changes nothing (the warehouse is the
+    source of truth for what shipped)."""

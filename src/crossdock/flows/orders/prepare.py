@@ -1,0 +1,161 @@
+"""Before the ERP sees anything: map, validate, price-check; then route to warehouses.
+
+Every problem becomes a typed exception naming the offending value and how to fix
+it (`mapping.sku_unknown`, `validation.address_incomplete`, `business.price_mismatch`,
+...). After the operator fixes the mapping, retrying the exception runs this step
+again on the same order."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from crossdock.connectors.capabilities import SalesOrderLine, SalesOrderRequest
+from crossdock.domain.errors import DomainError
+from crossdock.domain.mapping_rules import MappedOrder
+from crossdock.domain.money import Money
+from crossdock.domain.routing import Release, RouteLine, RoutingPlan, route
+from crossdock.domain.serde import to_plain
+from crossdock.domain.validation import check_order
+from crossdock.engine.handlers import HandlerContext
+from crossdock.errors import PermanentError, Severity
+from crossdock.flows.orders import records, stages
+from crossdock.flows.orders.connect import connector, order_settings
+from crossdock.flows.orders.fulfil import sales_order_of
+from crossdock.flows.orders.stages import Stage
+from crossdock.records import Message
+from crossdock.store.mappings import read_rules
+from crossdock.store.orders import ReleaseRecord
+
+PRICE_CACHE_SECONDS = 300.0
+DEFAULT_WAREHOUSE = "MAIN"
+
+
+def _permanent(error: DomainError) -> PermanentError:
+    problems = getattr(error, "problems", None) or [error]
+    return PermanentError(
+        error.code,
+        error.detail,
+        error.hint,
+        severity=Severity.HIGH,
+        context={"problems": [{"category": p.code, "detail": p.detail, "hint": p.hint} for p in problems]},
+    )
+
+
+async def validate(msg: Message, ctx: HandlerContext) -> None:
+    rec = await records.load(ctx)
+    if Stage(rec.stage) is not Stage.RECEIVED:
+        return  # validated already, on hold, or cancelled meanwhile
+    order = records.canonical(rec)
+    tenant = msg.tenant_id
+    rules = await ctx.read(lambda c: read_rules(c, tenant))
+    try:
+        mapped = rules.mappings.map_order(order, rec.channel)
+    except DomainError as exc:
+        raise _permanent(exc) from exc
+    settings = await order_settings(ctx)
+    prices = await _price_list(ctx, settings.erp, [line.item_code for line in mapped.lines], order.currency)
+    try:
+        check_order(
+            mapped,
+            known_currencies=rules.validation.known_currencies,
+            price_list=prices,
+            price_tolerance_percent=rules.validation.price_tolerance_percent,
+        )
+    except DomainError as exc:
+        raise _permanent(exc) from exc
+    request = sales_order_request(mapped)
+    records.save(ctx, rec.evolve(mapped=to_plain(request), stage=Stage.VALIDATED.value, problem=None))
+    channel = await connector(ctx, rec.connection_id, role="channel")
+    if getattr(channel, "requires_acknowledgement", False):
+        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref})
+    ctx.emit(stages.ERP_CREATE, {"order_ref": rec.order_ref})
+
+
+async def _price_list(ctx: HandlerContext, erp_id: str | None, items: list[str], currency: str) -> dict[str, Money]:
+    """ERP list prices, cached per connection for a few minutes (price lists change rarely)."""
+    erp = await connector(ctx, erp_id, role="erp")
+    cache = ctx.services.cache_for(erp_id).setdefault(f"prices:{currency}", {})
+    now = time.monotonic()
+    missing = [i for i in items if i not in cache or now - cache[i][0] > PRICE_CACHE_SECONDS]
+    if missing:
+        async with ctx.throttle(erp_id):
+            fetched = await erp.prices(missing, currency)
+        for item in missing:
+            cache[item] = (now, fetched.get(item))
+    return {i: Money(cache[i][1], currency) for i in items if cache[i][1] is not None}
+
+
+def sales_order_request(mapped: MappedOrder) -> SalesOrderRequest:
+    order = mapped.order
+    customer = order.customer
+    name = (customer.name if customer else None) or (order.ship_to.name if order.ship_to else None) or order.ref
+    return SalesOrderRequest(
+        external_reference=order.ref,
+        currency=order.currency,
+        lines=tuple(
+            SalesOrderLine(
+                line_ref=line.line_id,
+                item_code=line.item_code,
+                quantity=line.quantity.value,
+                uom=line.quantity.uom,
+                unit_price=line.unit_price.amount,
+                tax_code=line.tax_codes[0] if line.tax_codes else None,
+                discount=line.discount.amount,
+            )
+            for line in mapped.lines
+        ),
+        customer_code=mapped.customer.code,
+        customer_name=name,
+        customer_email=customer.email if customer else None,
+        ship_to=order.ship_to,
+        bill_to=order.bill_to,
+        carrier=mapped.carrier_service.carrier,
+        service=mapped.carrier_service.service,
+        legal_entity=mapped.legal_entity,
+        shipping_amount=order.shipping_total().amount,
+        channel=mapped.channel,
+    )
+
+
+async def route_order(msg: Message, ctx: HandlerContext) -> None:
+    rec = await records.load(ctx)
+    if Stage(rec.stage) is not Stage.POSTED:
+        return
+    request, order = sales_order_of(rec), records.canonical(rec)
+    lines = [RouteLine(line.line_ref, line.item_code, line.quantity) for line in request.lines]
+    tenant = msg.tenant_id
+    rules = await ctx.read(lambda c: read_rules(c, tenant))
+    settings = await order_settings(ctx)
+    if rules.routing is None:
+        plan = RoutingPlan((Release(DEFAULT_WAREHOUSE, tuple(lines)),), ())
+    else:
+        erp = await connector(ctx, settings.erp, role="erp")
+        async with ctx.throttle(settings.erp):
+            stock = await erp.stock(sorted({line.item_code for line in lines}))
+        plan = route(lines, request.ship_to, rules.routing, stock)
+    erp_qty = {line.line_ref: line.quantity for line in request.lines}
+    uoms = {line.line_ref: line.uom for line in request.lines}
+
+    def in_order_units(line: RouteLine) -> Decimal:
+        return line.quantity * order.line(line.line_id).ordered / erp_qty[line.line_id]
+
+    for release in plan.releases:
+        ref = f"{rec.order_ref}@{release.warehouse}"
+        rows = [
+            {
+                "line_ref": line.line_id,
+                "item_code": line.item_code,
+                "quantity": str(line.quantity),
+                "uom": uoms[line.line_id],
+                "order_quantity": str(in_order_units(line)),
+            }
+            for line in release.lines
+        ]
+        conn_id = settings.wms_for(release.warehouse) or ""
+        records.save_release(ctx, ReleaseRecord(tenant, ref, rec.order_ref, release.warehouse, conn_id, rows, "planned"))
+        ctx.emit(stages.RELEASE, {"order_ref": rec.order_ref, "release_ref": ref})
+    for line in plan.backorders:
+        order.backorder(line.line_id, in_order_units(line))
+    stage = Stage.RELEASED if plan.releases else Stage.POSTED
+    records.save(ctx, records.with_order(rec, order, stage=stage.value))

@@ -1,0 +1,74 @@
+"""Reading and staging order entities from handlers (the flow's unit of work)."""
+
+from __future__ import annotations
+
+from crossdock.domain.orders import Order
+from crossdock.domain.serde import from_plain, to_plain
+from crossdock.domain.shipments import Shipment
+from crossdock.engine.handlers import HandlerContext
+from crossdock.errors import Owner, PermanentError
+from crossdock.store import orders as store
+from crossdock.store.orders import OrderRecord, ReleaseRecord, ShipmentRecord
+
+
+def order_ref(ctx: HandlerContext) -> str:
+    ref = ctx.message.ordering_key or ctx.payload.get("order_ref")
+    if not ref:
+        raise PermanentError(
+            "defect.order_ref_missing",
+            f"message {ctx.message.id} ({ctx.message.kind}) names no order",
+            "Report this message id; it was emitted without an order reference.",
+            owner=Owner.PARTNER,
+        )
+    return ref
+
+
+async def find(ctx: HandlerContext, ref: str | None = None) -> OrderRecord | None:
+    tenant, ref = ctx.message.tenant_id, ref or order_ref(ctx)
+    return await ctx.read(lambda c: store.get_order(c, tenant, ref))
+
+
+async def load(ctx: HandlerContext) -> OrderRecord:
+    rec = await find(ctx)
+    if rec is None:
+        raise PermanentError(
+            "defect.order_missing",
+            f"order {order_ref(ctx)} is not known to Crossdock",
+            "The order's capture step did not complete; look at its earlier messages.",
+            owner=Owner.PARTNER,
+        )
+    return rec
+
+
+async def releases(ctx: HandlerContext, ref: str) -> list[ReleaseRecord]:
+    tenant = ctx.message.tenant_id
+    return await ctx.read(lambda c: store.get_releases(c, tenant, ref))
+
+
+async def shipments(ctx: HandlerContext, ref: str) -> list[ShipmentRecord]:
+    tenant = ctx.message.tenant_id
+    return await ctx.read(lambda c: store.get_shipments(c, tenant, ref))
+
+
+def canonical(rec: OrderRecord) -> Order:
+    return from_plain(Order, rec.document)
+
+
+def with_order(rec: OrderRecord, order: Order, **changes) -> OrderRecord:
+    return rec.evolve(document=to_plain(order), status=order.status.value, **changes)
+
+
+def save(ctx: HandlerContext, rec: OrderRecord) -> None:
+    ctx.stage(lambda c: store.save_order(c, rec, ctx.now))
+
+
+def save_release(ctx: HandlerContext, rec: ReleaseRecord) -> None:
+    ctx.stage(lambda c: store.save_release(c, rec, ctx.now))
+
+
+def save_shipment(ctx: HandlerContext, rec: ShipmentRecord) -> None:
+    ctx.stage(lambda c: store.save_shipment(c, rec, ctx.now))
+
+
+def shipment_of(rec: ShipmentRecord) -> Shipment:
+    return from_plain(Shipment, rec.document)

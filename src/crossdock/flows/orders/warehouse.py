@@ -1,0 +1,103 @@
+"""Warehouse events: picks, short picks and shipments move the order's lines.
+
+The warehouse counts in the ERP's units (12 EA); the channel in its own (1 CASE).
+Release lines carry both quantities, so every event is converted back before it
+touches the canonical order or reaches the channel."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from crossdock.connectors.wms_rest.codec import WmsEvent, decode_event
+from crossdock.domain.serde import to_plain
+from crossdock.domain.shipments import Package, Shipment, ShipmentLine, WarehouseEventKind
+from crossdock.engine.handlers import HandlerContext
+from crossdock.errors import Owner, PermanentError
+from crossdock.flows.orders import records, stages
+from crossdock.flows.orders.connect import order_settings
+from crossdock.flows.orders.stages import Stage
+from crossdock.records import Message
+from crossdock.store.orders import OrderRecord, ReleaseRecord, ShipmentRecord
+
+
+async def warehouse_event(msg: Message, ctx: HandlerContext) -> None:
+    event = decode_event(ctx.payload.get("event", ctx.payload))
+    rec = await records.load(ctx)
+    rel = next((r for r in await records.releases(ctx, rec.order_ref) if r.release_ref == event.release_reference), None)
+    if rel is None:
+        raise PermanentError(
+            "defect.release_unknown",
+            f"warehouse {event.warehouse} reported {event.topic} for release {event.release_reference}, "
+            f"which order {rec.order_ref} does not have",
+            "Check the warehouse's release references; resolve if the event is not Crossdock's.",
+            owner=Owner.PARTNER,
+        )
+    if event.topic == "short_picked":
+        await _short_picked(ctx, rec, rel, event)
+    elif event.topic == "shipped":
+        await _shipped(ctx, rec, rel, event)
+    # picked and packed change no quantity; they stay in the order's timeline.
+
+
+def _to_order_units(rel: ReleaseRecord) -> dict[str, Decimal]:
+    """Per order line: channel units per warehouse unit."""
+    return {line["line_ref"]: Decimal(line["order_quantity"]) / Decimal(line["quantity"]) for line in rel.lines}
+
+
+async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, event: WmsEvent) -> None:
+    factor, order = _to_order_units(rel), records.canonical(rec)
+    policy = (await order_settings(ctx)).short_pick
+    cancelled: dict[str, str] = {}
+    for line in event.lines:
+        if line.kind is not WarehouseEventKind.SHORT_PICKED or line.shortfall <= 0:
+            continue
+        units = line.shortfall * factor[line.line_id]
+        if policy == "cancel":
+            order.cancel_line(line.line_id, units, reason="short pick")
+            cancelled[line.line_id] = str(units)
+        else:
+            order.release_allocation(line.line_id, units)
+            order.backorder(line.line_id, units)
+    records.save(ctx, records.with_order(rec, order))
+    if cancelled:
+        ctx.emit(stages.CANCEL_LINES, {"order_ref": rec.order_ref, "lines": cancelled, "reason": "short pick"})
+
+
+async def _shipped(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, event: WmsEvent) -> None:
+    assert event.shipment is not None
+    ref = f"{rel.release_ref}#{event.shipment.shipment_id}"
+    if any(s.shipment_ref == ref for s in await records.shipments(ctx, rec.order_ref)):
+        return  # the same shipment reported again
+    factor, order = _to_order_units(rel), records.canonical(rec)
+    lines = tuple(
+        ShipmentLine(line.line_id, line.quantity * factor[line.line_id], line.sku) for line in event.shipment.lines
+    )
+    for line in lines:
+        order.ship(line.line_id, line.quantity)
+    w = event.shipment
+    shipment = Shipment(
+        shipment_id=ref,
+        order_ref=rec.channel_order_id,
+        lines=lines,
+        carrier=w.carrier,
+        service=w.service,
+        tracking_number=w.tracking_number,
+        tracking_url=w.tracking_url,
+        shipped_at=w.shipped_at,
+        packages=(Package(str(_package_number(ref)), w.tracking_number, w.tracking_url, lines=lines),),
+        location_ref=rel.warehouse,
+    )
+    document = to_plain(shipment) | {"erp_quantities": {line.line_id: str(line.quantity) for line in w.lines}}
+    records.save_shipment(ctx, ShipmentRecord(rec.tenant_id, ref, rec.order_ref, document, rel.release_ref))
+    if event.final:
+        records.save_release(ctx, rel.evolve(state="done"))
+    done = all(line.open == 0 for line in order.lines)
+    records.save(ctx, records.with_order(rec, order, stage=(Stage.SHIPPED if done else Stage.PARTIALLY_SHIPPED).value))
+    ctx.emit(stages.CONFIRM_SHIPMENT, {"order_ref": rec.order_ref, "shipment_ref": ref})
+    ctx.emit(stages.POST_INVOICE, {"order_ref": rec.order_ref, "shipment_ref": ref})
+
+
+def _package_number(shipment_ref: str) -> int:
+    """A stable positive number for the shipment's package (some channels want one)."""
+    return int(hashlib.sha256(shipment_ref.encode()).hexdigest()[:8], 16) + 1
