@@ -59,6 +59,9 @@ class Throttles:
                 await asyncio.sleep(wait)
             if lim.max_concurrency > 0:
                 slot = await self._take_slot(tenant_id, connection_id, holder)
+            if wait > 0 or slot is not None:
+                # A 429 may have paused the connection while this call waited its turn.
+                await self._respect_pause(tenant_id, connection_id, slot, holder)
         try:
             yield
         except ThrottledError as exc:
@@ -68,6 +71,14 @@ class Throttles:
         finally:
             if slot is not None:
                 await self._db.write(store.give_slot, tenant_id, connection_id, slot, holder)
+
+    async def _respect_pause(self, tenant_id: str, connection_id: str, slot: int | None, holder: str) -> None:
+        until = await self._db.read(store.paused_until, tenant_id, connection_id)
+        now = self._clock()
+        if until > now:
+            if slot is not None:
+                await self._db.write(store.give_slot, tenant_id, connection_id, slot, holder)
+            raise ThrottledError(until - now, f"connection {connection_id} is paused by the other side")
 
     async def _take_slot(self, tenant_id: str, connection_id: str, holder: str) -> int:
         deadline = self._clock() + self._max_wait

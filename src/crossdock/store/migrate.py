@@ -21,6 +21,23 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+    _analyze(url)
+
+
+def _analyze(url: str) -> None:
+    """PostgreSQL plans a table it has no statistics for badly (a bulk insert into a new
+    table then looks dedupe keys up by the wrong index); give it statistics at once."""
+    from sqlalchemy import text
+
+    from crossdock.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

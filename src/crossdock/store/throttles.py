@@ -66,6 +66,15 @@ def reserve(conn: Connection, tenant_id: str, connection_id: str, now: float, ma
     return max(0.0, wait)
 
 
+def paused_until(conn: Connection, tenant_id: str, connection_id: str) -> float:
+    row = conn.execute(
+        select(throttles.c.paused_until).where(
+            throttles.c.tenant_id == tenant_id, throttles.c.connection_id == connection_id
+        )
+    ).first()
+    return row.paused_until if row else 0.0
+
+
 def pause(conn: Connection, tenant_id: str, connection_id: str, until: float) -> None:
     """The other side said "retry after": every worker waits for this connection until `until`."""
     dialect = pg if conn.dialect.name == "postgresql" else sq
