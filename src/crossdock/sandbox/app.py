@@ -6,6 +6,8 @@
     /amazon/...    an Amazon seller account (LWA + Orders API v0)                — amazon.py
     /erp/...       the generic REST ERP                                         — erp.py
     /wms/...       the generic REST WMS (signed warehouse events out)           — wms.py
+    /amazon/feeds/..., /amazon/listings/...   Feeds and Listings Items APIs     — amazon_feeds.py
+    /walmart/...   a Walmart seller (token, inventory feeds, feed status)      — walmart.py
 
 and the control surface, never faulted:
 
@@ -30,11 +32,13 @@ from aiohttp import web
 
 from crossdock.sandbox import state
 from crossdock.sandbox.amazon import AmazonSeller
+from crossdock.sandbox.amazon_feeds import AmazonListings
 from crossdock.sandbox.erp import GenericErp
 from crossdock.sandbox.faults import FaultBook
 from crossdock.sandbox.shopify import ShopifyStore
 from crossdock.sandbox.state import API_VERSION, CONTEXT, SandboxConfig, SandboxContext
 from crossdock.sandbox.traffic import TrafficLoop
+from crossdock.sandbox.walmart import WalmartSeller
 from crossdock.sandbox.webhooks import WebhookSender
 from crossdock.sandbox.wms import GenericWms
 
@@ -50,6 +54,8 @@ class Sandbox:
     erp: GenericErp
     wms: GenericWms
     traffic: TrafficLoop
+    amazon_listings: AmazonListings | None = None
+    walmart: WalmartSeller | None = None
 
     async def drain(self, timeout: float = 30.0) -> None:
         await self.shopify.sender.drain(timeout)
@@ -74,6 +80,12 @@ class Sandbox:
                 "client_secret": c.amazon.client_secret,
                 "refresh_token": c.amazon.refresh_token,
                 "marketplace_id": c.amazon.marketplace_id,
+                "seller_id": c.amazon_feeds.seller_id,
+            },
+            "walmart": {
+                "base_url": f"{base_url}/walmart",
+                "client_id": c.walmart.client_id,
+                "client_secret": c.walmart.client_secret,
             },
             "erp": {"base_url": f"{base_url}/erp", "api_key": c.erp.api_key},
             "wms": {
@@ -96,10 +108,14 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     erp = GenericErp(ctx, faults)
     wms = GenericWms(ctx, faults, WebhookSender(ctx))
     traffic = TrafficLoop({"shopify": shopify.create_orders, "amazon": amazon.create_orders})
-    sandbox = Sandbox(ctx, faults, shopify, amazon, erp, wms, traffic)
-    for system in (shopify, amazon, erp, wms):
+    listings, walmart = AmazonListings(ctx, faults, amazon), WalmartSeller(ctx)
+    sandbox = Sandbox(ctx, faults, shopify, amazon, erp, wms, traffic, listings, walmart)
+    for system in (shopify, amazon, erp, wms, walmart):
         ctx.systems[system.name] = system
-    ctx.extra_snapshots.update(faults=faults.snapshot, traffic=traffic.snapshot)
+    ctx.extra_snapshots.update(
+        faults=faults.snapshot, traffic=traffic.snapshot, amazon_feeds=listings.snapshot
+    )
+    ctx.on_reset.append(listings.reset)
 
     app = web.Application()
     app[CONTEXT] = ctx
@@ -113,8 +129,10 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
             web.get("/_sandbox/config", _get_config),
         ]
     )
-    for system in (shopify, amazon, erp, wms):
+    for system in (shopify, amazon, erp, wms, walmart):
         app.add_subapp(f"/{system.name}", system.app())
+    for prefix, sub in listings.apps().items():
+        app.add_subapp(prefix, sub)
     app.on_shutdown.append(faults.on_shutdown)
     app.on_cleanup.append(_close)
     return app

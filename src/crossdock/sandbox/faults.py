@@ -35,7 +35,7 @@ from aiohttp import web
 
 from crossdock.sandbox.state import SandboxContext
 
-SYSTEMS = ("shopify", "amazon", "erp", "wms")
+SYSTEMS = ("shopify", "amazon", "erp", "wms", "walmart")
 ErrorBody = Callable[[int, str, str], Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

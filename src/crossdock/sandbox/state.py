@@ -51,6 +51,22 @@ class AmazonAccountConfig:
 
 
 @dataclass(frozen=True)
+class AmazonListingsConfig:
+    seller_id: str = "A1SANDBOXSELLER"
+    feed_processing_s: float = 60.0  # a feed stays IN_QUEUE this long (divided by speed)
+    invalid_skus: tuple[str, ...] = ()  # feed messages and patches for these get ERROR issues
+
+
+@dataclass(frozen=True)
+class WalmartSellerConfig:
+    client_id: str = "walmart-sandbox-client"
+    client_secret: str = "walmart-sandbox-secret"
+    feed_processing_s: float = 60.0  # a feed stays RECEIVED this long (divided by speed)
+    inventory_feeds_per_hour: int = 10
+    known_skus: tuple[str, ...] = ()  # sold by the seller besides the catalog
+
+
+@dataclass(frozen=True)
 class ErpConfig:
     api_key: str = "erp-sandbox-key"
     rate_limit_per_s: float | None = None  # e.g. 20 (Business Central's sustained figure)
@@ -83,6 +99,8 @@ class SandboxConfig:
     amazon: AmazonAccountConfig = field(default_factory=AmazonAccountConfig)
     erp: ErpConfig = field(default_factory=ErpConfig)
     wms: WmsConfig = field(default_factory=WmsConfig)
+    amazon_feeds: AmazonListingsConfig = field(default_factory=AmazonListingsConfig)
+    walmart: WalmartSellerConfig = field(default_factory=WalmartSellerConfig)
     clock: Callable[[], float] = time.time  # seconds; tests pass a fake
 
 

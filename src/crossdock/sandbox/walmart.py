@@ -1,0 +1,192 @@
+"""A Walmart Marketplace seller under `/walmart`: token, bulk inventory feeds, feed status.
+
+HTTP contract (shapes from Walmart's published inventory and feeds specs)
+    POST /walmart/v3/token           Basic client id:secret, headers WM_SVC.NAME and
+                                     WM_QOS.CORRELATION_ID, form grant_type=client_credentials
+                                     → {access_token, token_type: Bearer, expires_in: 900}
+    POST /walmart/v3/feeds?feedType=inventory   multipart `file` (JSON InventoryFeed 1.4),
+                                     header WM_SEC.ACCESS_TOKEN → {feedId}; 10 per hour (÷ speed)
+                                     beyond: 429
+    GET  /walmart/v3/feeds/{feedId}?includeDetails=true&offset=&limit=   feed status; RECEIVED
+                                     until `feed_processing_s / speed` passed, then PROCESSED with
+                                     per-item SUCCESS, or DATA_ERROR for SKUs the seller does not sell
+    POST /walmart/_sandbox/items     {"skus": [...]}: SKUs the seller sells (besides the catalog)
+
+Calls are counted in `/_sandbox/state` (`walmart.calls`); Walmart faults are not injectable
+(faults.py knows four systems).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import deque
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from crossdock.sandbox.state import SandboxContext
+from crossdock.sandbox.traffic import make_catalog
+
+TOKEN_TTL_S = 900
+FEED_WINDOW_S = 3600.0
+
+
+def error_body(code: str, description: str, category: str = "DATA") -> dict[str, Any]:
+    error = {"code": code, "field": code.split(".")[0], "description": description, "info": description,
+             "severity": "ERROR", "category": category, "causes": [], "errorIdentifiers": {}}  # fmt: skip
+    return {"errors": {"error": [error]}}
+
+
+class WalmartSeller:
+    name = "walmart"
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        self.ctx, self.cfg = ctx, ctx.config.walmart
+        self.reset()
+
+    def reset(self) -> None:
+        self.rng = self.ctx.rng("walmart")
+        catalog = make_catalog(self.ctx.rng("catalog"), self.ctx.config.catalog_size)
+        self.known: set[str] = {c.sku for c in catalog} | set(self.cfg.known_skus)
+        self.inventory: dict[str, int] = {}
+        self.tokens: dict[str, float] = {}
+        self.feeds: dict[str, dict[str, Any]] = {}
+        self.window: deque[float] = deque()
+        self.throttled = 0
+
+    # -- auth -------------------------------------------------------------------------------
+
+    async def token(self, request: web.Request) -> web.Response:
+        if not request.headers.get("WM_SVC.NAME") or not request.headers.get("WM_QOS.CORRELATION_ID"):
+            return web.json_response(error_body("INVALID_REQUEST_HEADER.GMP_GATEWAY_API",
+                                                "WM_SVC.NAME and WM_QOS.CORRELATION_ID are required"), status=400)  # fmt: skip
+        expected = base64.b64encode(f"{self.cfg.client_id}:{self.cfg.client_secret}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return web.json_response(error_body("UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized"), status=401)
+        form = await request.post()
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response(error_body("INVALID_REQUEST.GMP_GATEWAY_API", "grant_type"), status=400)
+        token = f"eyJ.sandbox.{self.rng.getrandbits(96):024x}"
+        self.tokens[token] = self.ctx.now() + TOKEN_TTL_S
+        return web.json_response({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_S})
+
+    def _guard(self, request: web.Request) -> web.Response | None:
+        expires = self.tokens.get(request.headers.get("WM_SEC.ACCESS_TOKEN") or "")
+        if expires is None or expires <= self.ctx.now():
+            return web.json_response(error_body("UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized"), status=401)
+        if not request.headers.get("WM_SVC.NAME") or not request.headers.get("WM_QOS.CORRELATION_ID"):
+            return web.json_response(error_body("INVALID_REQUEST_HEADER.GMP_GATEWAY_API",
+                                                "WM_SVC.NAME and WM_QOS.CORRELATION_ID are required"), status=400)  # fmt: skip
+        return None
+
+    # -- feeds ------------------------------------------------------------------------------
+
+    async def post_feed(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        if request.query.get("feedType") != "inventory":
+            return web.json_response(
+                error_body("INVALID_REQUEST.GMP_GATEWAY_API", "feedType must be inventory"), status=400
+            )
+        now, span = self.ctx.now(), FEED_WINDOW_S / self.ctx.config.speed
+        while self.window and self.window[0] <= now - span:
+            self.window.popleft()
+        if len(self.window) >= self.cfg.inventory_feeds_per_hour:
+            self.throttled += 1
+            wait = max(1, int(self.window[0] + span - now + 0.999))
+            body = error_body("REQUEST_THRESHOLD_VIOLATED.GMP_GATEWAY_API", "Too many requests", "REQUEST")
+            return web.json_response(body, status=429, headers={"Retry-After": str(wait)})
+        try:
+            form = await request.post()
+            upload = form["file"]
+            raw = upload.file.read() if hasattr(upload, "file") else str(upload).encode()
+            items = orjson.loads(raw)["Inventory"]
+        except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+            return web.json_response(
+                error_body("INVALID_REQUEST.GMP_GATEWAY_API", "file is not an inventory feed"), status=400
+            )
+        self.window.append(now)
+        feed_id = f"{uuid.UUID(int=self.rng.getrandbits(128)).hex.upper()}@AQMBAQA"
+        self.feeds[feed_id] = {"at": now, "items": items, "status": "RECEIVED", "details": []}
+        return web.json_response({"feedId": feed_id, "additionalAttributes": None, "errors": None})
+
+    def _process(self, feed: dict[str, Any]) -> None:
+        for index, item in enumerate(feed["items"]):
+            sku = item.get("sku") if isinstance(item, dict) else None
+            amount = ((item.get("quantity") or {}) if isinstance(item, dict) else {}).get("amount")
+            detail = {"martId": 0, "sku": sku, "wpid": None, "index": index, "itemid": None,
+                      "ingestionStatus": "SUCCESS", "ingestionErrors": {"ingestionError": None}}  # fmt: skip
+            if sku not in self.known or not isinstance(amount, int | float) or amount < 0:
+                error = {"type": "DATA_ERROR", "code": "ERR_EXT_DATA_0101001", "field": "sku",
+                         "description": f"The SKU '{sku}' is not set up for this seller, or its quantity is invalid."}  # fmt: skip
+                detail.update(ingestionStatus="DATA_ERROR", ingestionErrors={"ingestionError": [error]})
+            else:
+                self.inventory[sku] = int(amount)
+            feed["details"].append(detail)
+        feed["status"] = "PROCESSED"
+
+    async def get_feed(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        feed_id = request.match_info["feed_id"]
+        feed = self.feeds.get(feed_id)
+        if feed is None:
+            return web.json_response(
+                error_body("CONTENT_NOT_FOUND.GMP_GATEWAY_API", "feed not found"), status=404
+            )
+        if (
+            feed["status"] == "RECEIVED"
+            and self.ctx.now() >= feed["at"] + self.cfg.feed_processing_s / self.ctx.config.speed
+        ):
+            self._process(feed)
+        offset, limit = int(request.query.get("offset", 0)), min(int(request.query.get("limit", 50)), 1000)
+        details = feed["details"]
+        failed = sum(1 for d in details if d["ingestionStatus"] != "SUCCESS")
+        body = {"feedId": feed_id, "feedStatus": feed["status"], "ingestionErrors": {"ingestionError": None},
+                "itemsReceived": len(feed["items"]), "itemsSucceeded": len(details) - failed, "itemsFailed": failed,
+                "itemsProcessing": len(feed["items"]) - len(details), "offset": offset, "limit": limit}  # fmt: skip
+        if request.query.get("includeDetails") == "true":
+            body["itemDetails"] = {"itemIngestionStatus": details[offset : offset + limit]}
+        return web.json_response(body)
+
+    async def post_items(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read() or b"{}")
+        self.known |= {str(s) for s in body.get("skus") or []}
+        return web.json_response({"known_skus": len(self.known)})
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        @web.middleware
+        async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+            resource = request.match_info.route.resource
+            response = await handler(request)
+            if "/_sandbox/" not in request.path:
+                name = f"{request.method} {resource.canonical if resource else request.path}"
+                self.ctx.stats.record(self.name, name, response.status)
+            return response
+
+        app = web.Application(middlewares=[count])
+        app.router.add_post("/v3/token", self.token)
+        app.router.add_post("/v3/feeds", self.post_feed)
+        app.router.add_get("/v3/feeds/{feed_id}", self.get_feed)
+        app.router.add_post("/_sandbox/items", self.post_items)
+        return app
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "inventory": dict(self.inventory),
+            "feeds": {
+                fid: {
+                    "status": f["status"],
+                    "items": len(f["items"]),
+                    "failed": sum(1 for d in f["details"] if d["ingestionStatus"] != "SUCCESS"),
+                }
+                for fid, f in self.feeds.items()
+            },  # fmt: skip
+            "tokens_issued": len(self.tokens),
+            "inventory_feeds_in_window": len(self.window),
+            "throttled": self.throttled,
+        }
