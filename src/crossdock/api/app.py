@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crossdock.api import hooks
+from crossdock.api import console, hooks, v1
 
 log = logging.getLogger("crossdock.api")
 
@@ -53,11 +53,14 @@ def create_app(hub: Any, *, run_workers: bool, workers: int = 1) -> FastAPI:
     app.state.hooks = hooks.HookIntake(hub, hub.services, crash_after_commit=crash)
     app.state.readiness = Readiness(hub)
     app.include_router(hooks.router)
+    console.install(app)  # the web console: /console pages, static files, HTML errors
+    app.include_router(v1.router)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"])
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(v1.ApiError, v1.api_error)
     return app
 
 

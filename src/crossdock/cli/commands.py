@@ -23,4 +23,7 @@ _GROUPS: list[str] = [
     "serve",
     "worker",
     "sandbox",
+    "apikeys",
+    "orders",
+    "users",
 ]

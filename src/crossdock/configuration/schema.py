@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from crossdock.configuration.availability import AvailabilitySection
+from crossdock.configuration.availability import cross_check as check_availability
 from crossdock.configuration.secrets import ENV_NAME, env_reference_name, map_secrets
 from crossdock.configuration.tenant_rules import Mappings, RoutingSection, ValidationSection
 from crossdock.configuration.tenant_rules import cross_check as check_tenant_rules
@@ -71,6 +73,7 @@ class Tenant(Strict):
     mappings: Mappings | None = None  # see tenant_rules: SKUs, units, taxes, shipping, customers
     routing: RoutingSection | None = None
     validation: ValidationSection | None = None
+    availability: AvailabilitySection | None = None  # see configuration.availability
 
 
 class CrossdockConfig(Strict):
@@ -104,6 +107,9 @@ def cross_check(doc: CrossdockConfig):
             yield from _check_env_names(("tenants", i, "connections", j, "config"), conn)
         for loc, msg in check_tenant_rules(tenant.mappings, tenant.routing, tenant.validation):
             yield ("tenants", i, *loc), msg
+        if tenant.availability is not None:
+            for loc, msg in check_availability(tenant.availability, {c.id for c in tenant.connections}):
+                yield ("tenants", i, *loc), msg
 
 
 def _unique(what: str, items: list[tuple[tuple, str]]):

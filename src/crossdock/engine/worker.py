@@ -119,7 +119,9 @@ class Worker:
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         idle = self.opt.idle_poll_seconds
         while not stop.is_set():
-            room = self.opt.concurrency - len(self._inflight)
+            # Handlers still running use the room; finished ones waiting for their commit do not,
+            # so the next claim overlaps the previous commit.
+            room = self.opt.concurrency - sum(1 for _tok, t in self._inflight.values() if not t.done())
             if room < max(1, min(self.opt.batch, self.opt.concurrency) // 4):
                 self._room.clear()
                 await _wait_any(stop, self._room, timeout=1.0)
@@ -219,8 +221,8 @@ class Worker:
         while True:
             await self._flush_needed.wait()
             self._flush_needed.clear()
-            if self.opt.flush_max_delay:
-                await asyncio.sleep(self.opt.flush_max_delay)  # let neighbours join the commit
+            if self.opt.flush_max_delay and len(self._pending) < len(self._inflight):
+                await asyncio.sleep(self.opt.flush_max_delay)  # handlers still running may join the commit
             batch, self._pending = self._pending, []
             if batch:
                 await self._commit(batch)

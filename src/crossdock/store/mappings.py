@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, delete, select
 
+from crossdock.configuration.availability import AvailabilitySection
 from crossdock.configuration.schema import Tenant
 from crossdock.configuration.tenant_rules import (
     CustomerEntry,
@@ -54,6 +55,7 @@ RULES: dict[str, type[BaseModel]] = {
     "legal_entities": LegalEntitiesSection,
     "routing": RoutingSection,
     "validation": ValidationSection,
+    "availability": AvailabilitySection,  # read by store.inventory, not by build_rules
 }
 M = TypeVar("M", bound=BaseModel)
 _ENTRY_PARTS = {"units": "conversions", "customer_policies": "match"}  # kept as entries, not in the document
@@ -121,6 +123,7 @@ def file_state(tenant: Tenant) -> tuple[dict[str, dict[str, str]], dict[str, str
         "legal_entities": m.legal_entities if m else None,
         "routing": tenant.routing,
         "validation": tenant.validation,
+        "availability": tenant.availability,
     }
     for name, model in sections.items():
         if model is not None:

@@ -15,15 +15,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 
 from crossdock.records import OPEN_STATUSES, Message, NewMessage, Status, stream_of
 from crossdock.store.tables import dedupe_keys, lanes, messages
-
-_OPEN = [s.value for s in OPEN_STATUSES]
-_CLAIMABLE = [Status.READY.value, Status.RUNNING.value]
 
 
 class SeqClock:
@@ -173,28 +170,32 @@ class Claim:
     messages: list[Message]
 
 
-def _claim_query(conn: Connection, tenant: str, stream: str, now: float, limit: int):
+_OPEN_LITERALS = [literal_column(f"'{s.value}'") for s in OPEN_STATUSES]  # see tables.OPEN_CONDITION
+
+
+def _claim_query(conn: Connection, tenant: str, stream: str, status: Status, now: float, limit: int):
+    """Due messages of one lane in one status, oldest first, heads of their keys only.
+
+    One status per query, so the claim index yields rows already in order and the
+    database stops after `limit` (an IN over two statuses would sort the whole lane)."""
     earlier = messages.alias("earlier")
     blocked = (
-        select(1)
+        select(literal_column("1"))
         .where(
             earlier.c.tenant_id == messages.c.tenant_id,
             earlier.c.stream == messages.c.stream,
             earlier.c.ordering_key == messages.c.ordering_key,
-            earlier.c.status.in_(_OPEN),
-            or_(
-                earlier.c.seq < messages.c.seq,
-                and_(earlier.c.seq == messages.c.seq, earlier.c.id < messages.c.id),
-            ),
+            earlier.c.status.in_(_OPEN_LITERALS),
+            tuple_(earlier.c.seq, earlier.c.id) < tuple_(messages.c.seq, messages.c.id),
         )
         .exists()
     )
     q = (
-        select(messages.c.id)
+        select(messages.c.id, messages.c.next_attempt_at)
         .where(
             messages.c.tenant_id == tenant,
             messages.c.stream == stream,
-            messages.c.status.in_(_CLAIMABLE),
+            messages.c.status == status.value,
             messages.c.next_attempt_at <= now,
             or_(messages.c.ordering_key.is_(None), ~blocked),
         )
@@ -204,6 +205,16 @@ def _claim_query(conn: Connection, tenant: str, stream: str, now: float, limit: 
     if conn.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True, of=messages)
     return q
+
+
+def _due(conn: Connection, tenant: str, stream: str, now: float, limit: int) -> list[int]:
+    """Due READY messages and RUNNING ones whose lease ran out, merged oldest first."""
+    rows = [
+        (r.next_attempt_at, r.id)
+        for status in (Status.READY, Status.RUNNING)
+        for r in conn.execute(_claim_query(conn, tenant, stream, status, now, limit))
+    ]
+    return [mid for _, mid in sorted(rows)[:limit]]
 
 
 class LaneRotor:
@@ -240,19 +251,21 @@ def claim(
     share = max(1, batch // max(1, len(ordered)))
     full: list[tuple[str, str]] = []
     for tenant, stream in ordered:
-        got = [r.id for r in conn.execute(_claim_query(conn, tenant, stream, now, share))]
+        got = _due(conn, tenant, stream, now, share)
         ids += got
         if len(got) == share:
             full.append((tenant, stream))
         if len(ids) >= batch:
             break
     # Second pass: capacity left over by quiet lanes goes to the busy ones.
+    taken = set(ids)
     for tenant, stream in full:
         room = batch - len(ids)
         if room <= 0:
             break
-        got = [r.id for r in conn.execute(_claim_query(conn, tenant, stream, now, room + share))]
-        ids += [i for i in got if i not in set(ids)][:room]
+        more = [i for i in _due(conn, tenant, stream, now, room + share) if i not in taken][:room]
+        ids += more
+        taken.update(more)
     token = secrets.token_hex(8)
     if not ids:
         return Claim(token, [])

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -30,6 +31,9 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+# Statuses that hold an ordering key (records.OPEN_STATUSES), as SQL text for partial indexes.
+OPEN_CONDITION = "status IN ('ready', 'running', 'parked')"
 
 # BIGINT that still autoincrements on SQLite (only INTEGER PRIMARY KEY does there).
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -97,10 +101,21 @@ messages = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "idempotency_key"),
-    # Claim path: due READY work, and RUNNING work whose lease ran out, per lane.
-    Index("ix_messages_claim", "tenant_id", "stream", "status", "next_attempt_at"),
-    # Per-key order: is an earlier message of this key still open?
-    Index("ix_messages_key", "tenant_id", "stream", "ordering_key", "seq"),
+    # Claim path: due READY work, and RUNNING work whose lease ran out, per lane, in order.
+    Index("ix_messages_claim", "tenant_id", "stream", "status", "next_attempt_at", "id"),
+    # Per-key order: is an earlier message of this key still open? Only open rows are indexed,
+    # so the check never reads a key's handled history. The statuses are literals on purpose:
+    # a partial index matches only a query that repeats its condition word for word.
+    Index(
+        "ix_messages_open_key",
+        "tenant_id",
+        "stream",
+        "ordering_key",
+        "seq",
+        "id",
+        sqlite_where=text(OPEN_CONDITION),
+        postgresql_where=text(OPEN_CONDITION),
+    ),
     Index("ix_messages_correlation", "tenant_id", "correlation_id"),
     Index("ix_messages_created", "tenant_id", "created_at"),
 )
@@ -375,4 +390,108 @@ shipments = Table(
     Column("created_at", Float, nullable=False),
     PrimaryKeyConstraint("tenant_id", "shipment_ref"),
     Index("ix_shipments_order", "tenant_id", "order_ref"),
+)
+
+# ----------------------------------------------------------------- web console
+
+# Console users. Not tenant-owned: a partner user spans tenants, so `tenants` (a JSON list
+# of tenant ids, or ["*"]) says which it sees; `role` is an `access.Role`.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # argon2id, PHC string
+    Column("role", String(32), nullable=False),
+    Column("tenants", Text, nullable=False, default="[]"),
+    Column("created_at", Float, nullable=False),
+    Column("disabled_at", Float),
+    Column("last_login_at", Float),
+    UniqueConstraint("username"),
+)
+
+# One row per signed-in browser; the cookie holds the token, the table only its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_console_sessions_user", "user_id"),
+)
+
+# Console read model: shipments the channel has not been told about yet (SLA clock).
+Index("ix_shipments_unconfirmed", shipments.c.tenant_id, shipments.c.confirmed_at, shipments.c.created_at)
+
+# ----------------------------------------------------------------- API keys
+
+# A key for the REST API. Not tenant-owned: a key may act for several tenants (or `*`),
+# and verifying one looks it up by hash alone. Only the SHA-256 of the key is kept; the
+# plaintext is shown once, when the key is created. `tenants` is a JSON list.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("key_prefix", String(16), nullable=False),  # first characters, for listings
+    Column("key_hash", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("tenants", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+    UniqueConstraint("key_hash"),
+)
+
+# ----------------------------------------------------------------- available-to-promise
+# Quantities are decimal text (exact on both databases: SQLite has no exact numeric type).
+
+# Stock of one item at one location, as the ERP or WMS last reported it (`source`).
+inventory_positions = Table(
+    "inventory_positions",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("on_hand", String(40), nullable=False),
+    Column("allocated", String(40), nullable=False),
+    Column("unavailable", String(40), nullable=False),  # damaged, quarantine, on hold
+    Column("inbound", Text, nullable=False, default="[]"),  # [{"quantity": "5", "expected": "2026-12-01"}]
+    Column("source", String(64)),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "item_code", "location"),
+)
+
+# Units an order holds before the ERP allocates them; `quantity` is what is still open.
+inventory_reservations = Table(
+    "inventory_reservations",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("order_ref", String(200), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("quantity", String(40), nullable=False),
+    Column("state", String(16), nullable=False),  # reserved | converted | released | consumed
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "order_ref", "item_code"),
+    Index("ix_inventory_reservations_item", "tenant_id", "item_code", "state"),
+)
+
+# What each channel connection may list per item (`computed`, with its explanation) and
+# what it was last handed for publishing; `pending_since`: an increase held back since then.
+channel_availability = Table(
+    "channel_availability",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("computed", String(40), nullable=False),
+    Column("computed_at", Float, nullable=False),
+    Column("explanation", Text, nullable=False),  # domain.availability.Availability.to_plain()
+    Column("published", String(40)),
+    Column("published_at", Float),
+    Column("pending_since", Float),
+    PrimaryKeyConstraint("tenant_id", "connection_id", "item_code"),
+    Index("ix_channel_availability_item", "tenant_id", "item_code"),
 )

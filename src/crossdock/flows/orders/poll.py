@@ -30,7 +30,8 @@ async def poll(msg: Message, ctx: HandlerContext) -> None:
         ctx.emit(
             stages.RECEIVED,
             {"order": order},
-            key=f"{ref}@{order.get('LastUpdateDate', '')}",
+            # Status too: LastUpdateDate has whole seconds, and a cancellation may share its second.
+            key=f"{ref}@{order.get('LastUpdateDate', '')}@{order.get('OrderStatus', '')}",
             ordering_key=ref,
             correlation_id=ref,
             connection_id=conn_id,

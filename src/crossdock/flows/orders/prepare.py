@@ -113,7 +113,7 @@ def sales_order_request(mapped: MappedOrder) -> SalesOrderRequest:
         carrier=mapped.carrier_service.carrier,
         service=mapped.carrier_service.service,
         legal_entity=mapped.legal_entity,
-        shipping_amount=order.shipping_total().amount,
+        shipping_amount=order.shipping_total.amount,
         channel=mapped.channel,
     )
 

@@ -177,10 +177,16 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_messages_tenant_id_idempotency_key'))
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.create_index('ix_messages_claim', ['tenant_id', 'stream', 'status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_messages_claim', ['tenant_id', 'stream', 'status', 'next_attempt_at', 'id'], unique=False)
         batch_op.create_index('ix_messages_correlation', ['tenant_id', 'correlation_id'], unique=False)
         batch_op.create_index('ix_messages_created', ['tenant_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_messages_key', ['tenant_id', 'stream', 'ordering_key', 'seq'], unique=False)
+        batch_op.create_index(
+            'ix_messages_open_key',
+            ['tenant_id', 'stream', 'ordering_key', 'seq', 'id'],
+            unique=False,
+            sqlite_where=sa.text("status IN ('ready', 'running', 'parked')"),
+            postgresql_where=sa.text("status IN ('ready', 'running', 'parked')"),
+        )
 
     op.create_table('routes',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -238,7 +244,7 @@ def downgrade() -> None:
     op.drop_table('schedules')
     op.drop_table('routes')
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_messages_key')
+        batch_op.drop_index('ix_messages_open_key')
         batch_op.drop_index('ix_messages_created')
         batch_op.drop_index('ix_messages_correlation')
         batch_op.drop_index('ix_messages_claim')

@@ -1,0 +1,83 @@
+"""Console pages that look: tenants, a tenant's overview, orders and their timelines, connections.
+
+Every tenant in a URL is checked against the viewer first: a tenant the viewer may not
+see answers 404 exactly like one that does not exist."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from crossdock.access import ALL_TENANTS
+from crossdock.api.console.web import NotFound, Viewing, hub_of, redirect, render
+from crossdock.store import console_queries as views
+from crossdock.store import console_trail as trail
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(
+    request: Request, viewer: Viewing, after: Annotated[str, Query(max_length=64)] = ""
+) -> Response:
+    """The viewer's tenants; straight to the overview when there is only one."""
+    hub = hub_of(request)
+    rows = await hub.database.read(views.tenants_page, viewer.principal, after)
+    mine = viewer.principal.tenants - {ALL_TENANTS}
+    if not after and len(rows) == 1 and len(mine) == 1:
+        return redirect(f"/console/tenants/{rows[0]['id']}")
+    next_after = rows[-1]["id"] if len(rows) == 50 else None
+    return render(request, "tenants.html", rows=rows, next_after=next_after)
+
+
+@router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
+async def overview(request: Request, viewer: Viewing, tenant_id: str) -> HTMLResponse:
+    viewer.check(tenant_id)
+    hub = hub_of(request)
+    view = await hub.database.read(views.overview, tenant_id, hub.clock())
+    if view is None:
+        raise NotFound()
+    return render(request, "overview.html", tenant=tenant_id, view=view)
+
+
+@router.get("/tenants/{tenant_id}/orders", response_class=HTMLResponse)
+async def orders(
+    request: Request,
+    viewer: Viewing,
+    tenant_id: str,
+    q: Annotated[str, Query(max_length=200)] = "",
+    before: float | None = None,
+) -> HTMLResponse:
+    viewer.check(tenant_id)
+    hub = hub_of(request)
+    if q.strip():
+        rows = await hub.database.read(trail.find_orders, tenant_id, q)
+        next_before = None
+    else:
+        rows = await hub.database.read(trail.recent_orders, tenant_id, before)
+        next_before = rows[-1]["created_at"] if len(rows) == 50 else None
+    return render(request, "orders.html", tenant=tenant_id, rows=rows, q=q, next_before=next_before)
+
+
+@router.get("/tenants/{tenant_id}/orders/{ref:path}", response_class=HTMLResponse)
+async def order(request: Request, viewer: Viewing, tenant_id: str, ref: str) -> HTMLResponse:
+    """One order's timeline (or any business transaction's, by its correlation id)."""
+    viewer.check(tenant_id)
+    hub = hub_of(request)
+    found = await hub.database.read(trail.order_trail, tenant_id, ref)
+    if found is None:
+        raise NotFound()
+    return render(request, "order.html", tenant=tenant_id, ref=ref, **found)
+
+
+@router.get("/tenants/{tenant_id}/connections", response_class=HTMLResponse)
+async def connections(request: Request, viewer: Viewing, tenant_id: str) -> HTMLResponse:
+    viewer.check(tenant_id)
+    hub = hub_of(request)
+    name = await hub.database.read(views.tenant_name, tenant_id)
+    if name is None:
+        raise NotFound()
+    rows = await hub.database.read(trail.connection_health, tenant_id, hub.clock())
+    return render(request, "connections.html", tenant=tenant_id, rows=rows)

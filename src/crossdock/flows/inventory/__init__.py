@@ -1,0 +1,24 @@
+"""Inventory and available-to-promise: stock positions from the ERP and WMS, reservations
+from the order flow, and per channel the quantity it may list (`inventory.changed`),
+handed to the channel publishers as `availability.publish`.
+
+For the order flow: `reservation_messages(order_ref, lines, action)`.
+For the publishers: `kinds.PUBLISH` payloads {connection_id, item, quantity, urgency};
+the computed value and its explanation: `store.inventory.get_channel_availability`."""
+
+from __future__ import annotations
+
+from crossdock.engine.handlers import Registry
+from crossdock.flows.inventory import channels, kinds, reservations, stock
+from crossdock.flows.inventory.reservations import ReservationMessage, reservation_messages
+
+__all__ = ["ReservationMessage", "kinds", "register", "reservation_messages"]
+
+
+def register(registry: Registry) -> None:
+    registry.add(kinds.SNAPSHOT, stock.snapshot)
+    registry.add(kinds.ADJUSTED, stock.adjusted)
+    for kind in (kinds.RESERVE, kinds.RELEASE, kinds.CONVERT, kinds.CONSUME):
+        registry.add(kind, reservations.reservation)
+    registry.add(kinds.CHANGED, channels.item_changed)
+    registry.add(kinds.DUE, channels.availability_due)

@@ -1,0 +1,22 @@
+"""Message kinds of the inventory flow. All but `availability.publish` are in the `inventory`
+stream, so a backlog of stock changes never delays orders."""
+
+from __future__ import annotations
+
+# From the ERP or WMS (intake or a poll): stock per item × location.
+SNAPSHOT = "inventory.snapshot"  # absolute values: {"source", "positions": [{item, location, on_hand, ...}]}
+ADJUSTED = "inventory.adjusted"  # signed deltas: {"source", "adjustments": [{item, location, on_hand, ...}]}
+
+# From the order flow (see `reservations.reservation_messages`), ordering key: the order reference.
+RESERVE = "inventory.reserve"  # the order holds exactly these lines
+RELEASE = "inventory.release"  # cancelled: the lines (or the whole order) no longer hold stock
+CONVERT = "inventory.convert"  # the ERP allocated them: its `allocated` counts them from now on
+CONSUME = "inventory.consume"  # shipped: they left on hand
+
+# An item's stock or reservations changed: recompute every channel it feeds (ordering key: item).
+CHANGED = "inventory.changed"
+# A held increase may go out now (delayed; no ordering key, so it holds nothing up).
+DUE = "inventory.availability.due"
+
+# For the channel publishers (not handled here): {"connection_id", "item", "quantity", "urgency"}.
+PUBLISH = "availability.publish"

@@ -1,0 +1,85 @@
+"""Reservations: units a captured order holds until the ERP allocates them.
+
+The order flow emits the messages `reservation_messages` builds, from its own handlers:
+
+    for kind, payload, key in reservation_messages(ref, [(item, qty), ...], "reserve"):
+        ctx.emit(kind, payload, ordering_key=key)
+
+Each action is idempotent per message; the lines say which units (None: the whole order,
+for release, convert and consume). Every item whose reservation changed is recomputed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Literal, NamedTuple
+
+from crossdock.domain.availability import ReservationState, reserve, settle
+from crossdock.engine.handlers import HandlerContext
+from crossdock.flows.inventory import kinds
+from crossdock.flows.inventory.stock import changed, malformed, quantity
+from crossdock.records import Message
+from crossdock.store import inventory as store
+
+Action = Literal["reserve", "release", "convert", "consume"]
+_KINDS: dict[str, str] = {
+    "reserve": kinds.RESERVE,
+    "release": kinds.RELEASE,
+    "convert": kinds.CONVERT,
+    "consume": kinds.CONSUME,
+}
+_SETTLED = {
+    kinds.RELEASE: ReservationState.RELEASED,
+    kinds.CONVERT: ReservationState.CONVERTED,
+    kinds.CONSUME: ReservationState.CONSUMED,
+}
+
+
+class ReservationMessage(NamedTuple):
+    kind: str
+    payload: dict
+    key: str  # the ordering key: the order reference, so one order's actions apply in order
+
+
+def reservation_messages(
+    order_ref: str, lines: Iterable[tuple[str, Decimal | int | str]] | None, action: Action
+) -> list[ReservationMessage]:
+    """The messages that make the order's reservations follow `action` on `lines`.
+
+    `reserve` takes the order's full current lines (an edited order sends them again);
+    `release`, `convert` and `consume` take the lines concerned, or None for everything open."""
+    if action not in _KINDS:
+        raise ValueError(f"unknown reservation action {action!r}; one of {', '.join(_KINDS)}")
+    if lines is None and action == "reserve":
+        raise ValueError("reserve needs the order's lines")
+    payload: dict = {"order_ref": order_ref}
+    if lines is not None:
+        payload["lines"] = [{"item": item, "quantity": str(qty)} for item, qty in lines]
+    return [ReservationMessage(_KINDS[action], payload, order_ref)]
+
+
+async def reservation(msg: Message, ctx: HandlerContext) -> None:
+    """inventory.reserve | release | convert | consume."""
+    payload = ctx.payload
+    ref = payload.get("order_ref") if isinstance(payload, dict) else None
+    if not ref:
+        raise malformed(ctx, "the payload names no order_ref")
+    lines = _lines(ctx, payload.get("lines"))
+    tenant = msg.tenant_id
+    held = await ctx.read(lambda c: store.read_reservations(c, tenant, ref))
+    if msg.kind == kinds.RESERVE:
+        rows = reserve(held, ref, lines or [])
+    else:
+        rows = settle(held, lines, _SETTLED[msg.kind])
+    if rows:
+        ctx.stage(lambda c: store.save_reservations(c, tenant, rows, ctx.now))
+        changed(ctx, [r.item for r in rows])
+
+
+def _lines(ctx: HandlerContext, raw) -> list[tuple[str, Decimal]] | None:
+    if raw is None:
+        return None
+    try:
+        return [(str(e["item"]), quantity(e["quantity"])) for e in raw]
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise malformed(ctx, f"a line is malformed ({exc!r})") from exc
