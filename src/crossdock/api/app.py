@@ -52,7 +52,7 @@ def create_app(hub: Any, *, run_workers: bool, workers: int = 1) -> FastAPI:
     app.state.hub = hub
     app.state.hooks = hooks.HookIntake(hub, hub.services, crash_after_commit=crash)
     app.state.readiness = Readiness(hub)
-    app.include_router(hooks.router)
+    app.router.routes.extend(hooks.routes)
     console.install(app)  # the web console: /console pages, static files, HTML errors
     app.include_router(v1.router)
     app.add_api_route("/healthz", healthz, methods=["GET"])
