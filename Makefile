@@ -14,8 +14,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# Until `crossdock demo` exists, the main job is the hub serving the example configuration.
-demo: serve
+# The main job: the hub, the sandbox systems and a traffic generator, then a summary
+# (`make demo DEMO_ARGS="--duration 60 --no-browser"`; see `crossdock demo --help`).
+demo: $(STAMP)
+	$(BIN)/crossdock demo $(DEMO_ARGS)
 
 serve: $(STAMP)
 	$(BIN)/crossdock db upgrade

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from crossdock.connectors.amazon.config import DEFAULT_RATE_LIMITS, AmazonConfig, RateLimit
+from crossdock.connectors.amazon.config import DEFAULT_RATE_LIMITS, FIXED_RATE_LIMITS, AmazonConfig, RateLimit
 from crossdock.connectors.amazon.connector import KIND, AmazonChannel
 from crossdock.connectors.capabilities import ChannelOrderRef, OrderSource, SalesChannel
 from crossdock.connectors.registry import ConnectorContext
@@ -64,7 +64,11 @@ async def make_world() -> AsyncIterator[Factory]:
         base = str(server.make_url("")).rstrip("/")
         lineage: list[LineageRecord] = []
         ctx = ConnectorContext("amazon-us", "tenant-1", session, lineage.append, clock=clock)
-        rate_limits = {op: RateLimit(rate=r * speed, burst=b) for op, (r, b) in DEFAULT_RATE_LIMITS.items()}
+        rate_limits = {
+            op: RateLimit(rate=r * speed, burst=b)
+            for op, (r, b) in DEFAULT_RATE_LIMITS.items()
+            if op not in FIXED_RATE_LIMITS
+        }
         settings = {
             "endpoint": f"{base}/amazon",
             "lwa_endpoint": f"{base}/amazon/auth/o2/token",

@@ -26,4 +26,5 @@ _GROUPS: list[str] = [
     "apikeys",
     "orders",
     "users",
+    "demo",
 ]

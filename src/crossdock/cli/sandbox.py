@@ -21,6 +21,8 @@ def sandbox(
     ),
     retry_factor: float = typer.Option(1.0, help="Multiply Shopify's 4-hour webhook retry schedule."),
     wms_delay: float = typer.Option(2.0, help="Seconds between a release's warehouse events."),
+    short_picks: float = typer.Option(0.0, help="Probability that a release line is picked short."),
+    partial_shipments: float = typer.Option(0.0, help="Probability that a release ships in two parcels."),
     shopify_per_minute: float = typer.Option(0.0, help="Generate Shopify orders at this rate."),
     amazon_per_minute: float = typer.Option(0.0, help="Generate Amazon orders at this rate."),
 ) -> None:
@@ -37,7 +39,11 @@ def sandbox(
         seed=seed,
         speed=speed,
         webhook_retry_factor=retry_factor,
-        wms=WmsConfig(event_delay_s=wms_delay),
+        wms=WmsConfig(
+            event_delay_s=wms_delay,
+            short_pick_probability=short_picks,
+            partial_shipment_probability=partial_shipments,
+        ),
     )
     app = create_sandbox_app(config)
     rates = {k: v for k, v in (("shopify", shopify_per_minute), ("amazon", amazon_per_minute)) if v > 0}

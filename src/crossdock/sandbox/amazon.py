@@ -5,13 +5,20 @@ HTTP contract (shapes from ordersV0.json)
                                    client_secret → {access_token, token_type: bearer, expires_in}
     GET  /amazon/orders/v0/orders?MarketplaceIds=&LastUpdatedAfter=|CreatedAfter=&NextToken=
     GET  /amazon/orders/v0/orders/{orderId}/orderItems
+    POST /amazon/tokens/2021-03-01/restrictedDataToken  {restrictedResources: [{method, path}]}
+                                   → {restrictedDataToken, expiresIn}
+    GET  /amazon/orders/v0/orders/{orderId}/address    (RDT only) {payload: {AmazonOrderId, ShippingAddress}}
     POST /amazon/orders/v0/orders/{orderId}/shipmentConfirmation   ConfirmShipmentRequest → 204
     POST /amazon/_sandbox/orders   {"count": n} or {"lines": [{"sku", "quantity"}]} (Unshipped MFN)
     POST /amazon/_sandbox/orders/{orderId}/cancel
 
 Orders API calls need `x-amz-access-token` (403 `Unauthorized` when missing, unknown or
-expired). Each operation has its documented usage plan as a token bucket (getOrders
-0.0167/s burst 20, getOrderItems 0.5/s burst 30, confirmShipment 2/s burst 10), rates
+expired). The buyer's name and street are personal data: getOrders shows only city, region,
+postal code and country; getOrderAddress answers the full address only to a Restricted Data
+Token issued (to a live access token) for `GET` of that order's address path, and refuses a
+plain access token with 403 like Amazon. Addresses stay out of the snapshot. Each operation has its documented usage plan as a token bucket (getOrders
+0.0167/s burst 20, getOrderItems 0.5/s burst 30, getOrderAddress 0.5/s burst 30, confirmShipment
+2/s burst 10, createRestrictedDataToken 1/s burst 10), rates
 multiplied by `SandboxConfig.speed`; answers carry `x-amzn-RateLimit-Limit`, and an empty
 bucket answers 429 `QuotaExceeded`. Like the real API, getOrders hides the last two minutes
 (`visibility_lag_s / speed`). Every confirmShipment call is recorded.
@@ -20,6 +27,7 @@ bucket answers 429 `QuotaExceeded`. Like the real API, getOrders hides the last 
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -32,7 +40,10 @@ from crossdock.sandbox.faults import FaultBook
 from crossdock.sandbox.state import SandboxContext, TokenBucket
 from crossdock.sandbox.traffic import amazon_order, make_catalog, pick_lines
 
-USAGE_PLANS = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30), "confirmShipment": (2.0, 10)}
+USAGE_PLANS = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30), "getOrderAddress": (0.5, 30),
+               "confirmShipment": (2.0, 10), "createRestrictedDataToken": (1.0, 10)}  # fmt: skip
+# The restricted operations an RDT can be asked for here: getOrderAddress.
+_RESTRICTED = re.compile(r"^/orders/v0/orders/[^/]+/address$")
 _PACKAGE_FIELDS = ("packageReferenceId", "carrierCode", "trackingNumber", "shipDate", "orderItems")
 
 
@@ -56,6 +67,9 @@ class AmazonSeller:
         self.catalog = make_catalog(self.ctx.rng("catalog"), self.ctx.config.catalog_size)
         self.orders: dict[str, dict[str, Any]] = {}
         self.items: dict[str, list[dict[str, Any]]] = {}
+        self.addresses: dict[str, dict[str, Any]] = {}  # personal data: getOrderAddress with an RDT only
+        self.rdts: dict[str, tuple[float, frozenset[tuple[str, str]]]] = {}  # RDT → (expiry, resources)
+        self.addresses_served = 0
         self.touched: dict[str, tuple[float, float]] = {}  # id → (created, last updated)
         self.tokens: dict[str, float] = {}
         self.confirmations: list[dict[str, Any]] = []
@@ -73,7 +87,7 @@ class AmazonSeller:
         created = []
         for _ in range(count):
             chosen = pick_lines(self.rng, self.catalog, lines)
-            order, items = amazon_order(
+            order, items, address = amazon_order(
                 self.rng,
                 lines=chosen,
                 now=self.ctx.iso(),
@@ -82,6 +96,7 @@ class AmazonSeller:
             )
             self.orders[order["AmazonOrderId"]] = order
             self.items[order["AmazonOrderId"]] = items
+            self.addresses[order["AmazonOrderId"]] = address
             self.touched[order["AmazonOrderId"]] = (self.ctx.now(), self.ctx.now())
             created.append({"order": order, "items": items})
         return created
@@ -143,15 +158,25 @@ class AmazonSeller:
             "x-amzn-RateLimit-Limit": f"{self.buckets[operation].rate:g}",
         }
 
-    def _guard(self, request: web.Request, operation: str) -> web.Response | None:
-        """403 without a live access token, 429 when the operation's bucket is empty."""
-        token = request.headers.get("x-amz-access-token")
-        expires = self.tokens.get(token or "")
+    def _guard(
+        self, request: web.Request, operation: str, restricted: str | None = None
+    ) -> web.Response | None:
+        """403 without a live access token (for a `restricted` path: a live RDT covering GET of
+        it), 429 when the operation's bucket is empty."""
+        token = request.headers.get("x-amz-access-token") or ""
+        if restricted is None:
+            expires = self.tokens.get(token)
+        else:
+            expires, resources = self.rdts.get(token, (None, frozenset()))
+            if expires is not None and ("GET", restricted) not in resources:
+                expires = None
         if expires is None or expires <= self.ctx.now():
             details = (
                 "The access token you provided has expired."
                 if expires
                 else "The access token you provided is revoked, malformed or invalid."
+                if restricted is None or token not in self.tokens
+                else "This operation returns restricted data: it needs a Restricted Data Token."
             )
             body = error_body(403, "Unauthorized", "Access to requested resource is denied.", details)
             return web.json_response(
@@ -245,6 +270,39 @@ class AmazonSeller:
         payload = {"AmazonOrderId": order_id, "OrderItems": self.items[order_id]}
         return web.json_response({"payload": payload}, headers=self._headers("getOrderItems"))
 
+    # -- Tokens API and getOrderAddress ------------------------------------------------------------
+
+    async def restricted_data_token(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request, "createRestrictedDataToken")) is not None:
+            return refused
+        try:
+            body = orjson.loads(await request.read())
+            wanted = body["restrictedResources"]
+            resources = frozenset((str(r["method"]), str(r["path"])) for r in wanted)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return self._bad("createRestrictedDataToken", "restrictedResources [{method, path}] is required")
+        if not 1 <= len(wanted) <= 50:
+            return self._bad("createRestrictedDataToken", "restrictedResources takes 1 to 50 resources")
+        if bad := sorted(p for m, p in resources if m != "GET" or not _RESTRICTED.match(p)):
+            return self._bad("createRestrictedDataToken", f"Not a restricted resource: {', '.join(bad)}")
+        token = f"Atz.sprdt|sandbox-{len(self.rdts) + 1}-{self.rng.getrandbits(64):016x}"
+        self.rdts[token] = (self.ctx.now() + self.cfg.rdt_ttl_s, resources)
+        answer = {"restrictedDataToken": token, "expiresIn": self.cfg.rdt_ttl_s}
+        return web.json_response(answer, headers=self._headers("createRestrictedDataToken"))
+
+    async def get_order_address(self, request: web.Request) -> web.Response:
+        order_id = request.match_info["order_id"]
+        path = f"/orders/v0/orders/{order_id}/address"
+        if (refused := self._guard(request, "getOrderAddress", restricted=path)) is not None:
+            return refused
+        if order_id not in self.orders:
+            return self._bad("getOrderAddress", f"Invalid order id {order_id}", 404)
+        payload: dict[str, Any] = {"AmazonOrderId": order_id}
+        if self.orders[order_id]["OrderStatus"] != "Pending":  # no address before payment
+            payload["ShippingAddress"] = dict(self.addresses[order_id])
+        self.addresses_served += 1
+        return web.json_response({"payload": payload}, headers=self._headers("getOrderAddress"))
+
     async def confirm_shipment(self, request: web.Request) -> web.Response:
         if (refused := self._guard(request, "confirmShipment")) is not None:
             return refused
@@ -295,6 +353,8 @@ class AmazonSeller:
         app.router.add_post("/auth/o2/token", self.token)
         app.router.add_get("/orders/v0/orders", self.get_orders)
         app.router.add_get("/orders/v0/orders/{order_id}/orderItems", self.get_order_items)
+        app.router.add_get("/orders/v0/orders/{order_id}/address", self.get_order_address)
+        app.router.add_post("/tokens/2021-03-01/restrictedDataToken", self.restricted_data_token)
         app.router.add_post("/orders/v0/orders/{order_id}/shipmentConfirmation", self.confirm_shipment)
         app.router.add_post("/_sandbox/orders", self.post_orders)
         app.router.add_post("/_sandbox/orders/{order_id}/cancel", self.post_cancel)
@@ -322,6 +382,8 @@ class AmazonSeller:
             "shipment_confirmations": self.confirmations,
             "confirmations_per_order": dict(Counter(c["order_id"] for c in accepted)),
             "tokens_issued": len(self.tokens),
+            "rdts_issued": len(self.rdts),
+            "addresses_served": self.addresses_served,
             "throttled": dict(self.throttled),
             "rate_limits": {
                 op: {"rate": b.rate, "burst": b.burst, "tokens": round(b.tokens, 3)}

@@ -45,6 +45,7 @@ class AmazonAccountConfig:
     refresh_token: str = "Atzr|sandbox-refresh-token"
     marketplace_id: str = "ATVPDKIKX0DER"
     token_ttl_s: int = 3600
+    rdt_ttl_s: int = 3600  # Restricted Data Tokens (Tokens API) live one hour
     page_size: int = 100
     visibility_lag_s: float = 120.0  # getOrders never shows the last two minutes (divided by speed)
     currency: str = "USD"

@@ -233,8 +233,9 @@ def _amz_money(amount: Decimal, currency: str) -> dict[str, str]:
 
 def amazon_order(
     rng: random.Random, *, lines: list[tuple[CatalogItem, int]], now: str, marketplace_id: str, currency: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """An MFN `Order` and its `OrderItem`s as getOrders/getOrderItems return them (no PII: no RDT)."""
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """An MFN `Order` and its `OrderItem`s as getOrders/getOrderItems return them (no PII: no RDT),
+    and the buyer's full `ShippingAddress` as getOrderAddress returns it (personal data, RDT only)."""
     order_id = f"{rng.randrange(111, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}"
     who = person(rng)
     items = []
@@ -269,7 +270,12 @@ def amazon_order(
         "AutomatedShippingSettings": {"HasAutomatedShippingSettings": False},
         "ElectronicInvoiceStatus": "NotRequired",
     }  # fmt: skip
-    return order, items
+    address = {
+        "Name": who["name"], "AddressLine1": who["address1"], "City": who["city"].upper(),
+        "StateOrRegion": who["province_code"], "PostalCode": who["zip"], "CountryCode": "US",
+        "Phone": who["phone"], "AddressType": "Residential",
+    }  # fmt: skip
+    return order, items, address
 
 
 class TrafficLoop:

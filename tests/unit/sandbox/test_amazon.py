@@ -133,3 +133,66 @@ async def test_confirm_shipment_is_recorded_and_ships_the_order(sandbox):
     assert state["orders"][order_id]["status"] == "Shipped"
     assert state["orders"][order_id]["items"][0]["shipped"] == 2
     assert len(state["shipment_confirmations"]) == 2 and state["confirmations_per_order"] == {order_id: 1}
+
+
+async def _rdt(client, headers, *paths: str):
+    body = {"restrictedResources": [{"method": "GET", "path": p} for p in paths]}
+    resp = await client.post("/amazon/tokens/2021-03-01/restrictedDataToken", json=body, headers=headers)
+    return resp, await resp.json()
+
+
+async def test_order_address_needs_a_restricted_data_token_for_its_path(make_sandbox, clock):
+    client, sandbox = await make_sandbox(amazon=AmazonAccountConfig(rdt_ttl_s=600))
+    headers = await _token(client)
+    created = (await (await client.post("/amazon/_sandbox/orders", json={"count": 2})).json())["orders"]
+    first, second = (c["order"]["AmazonOrderId"] for c in created)
+    assert "Name" not in created[0]["order"]["ShippingAddress"] and "address" not in created[0]
+    path = f"/orders/v0/orders/{first}/address"
+    resp = await client.get(f"/amazon{path}", headers=headers)  # a plain access token
+    assert resp.status == 403 and "Restricted Data Token" in (await resp.json())["errors"][0]["details"]
+    resp, body = await _rdt(client, {}, path)
+    assert resp.status == 403  # the Tokens API itself needs a live access token
+    resp, body = await _rdt(client, headers, path)
+    assert resp.status == 200 and body["expiresIn"] == 600
+    rdt = {"x-amz-access-token": body["restrictedDataToken"]}
+    resp = await client.get(f"/amazon{path}", headers=rdt)
+    payload = (await resp.json())["payload"]
+    assert resp.status == 200 and payload["AmazonOrderId"] == first
+    address = payload["ShippingAddress"]
+    assert address == sandbox.amazon.addresses[first]
+    assert {"Name", "AddressLine1", "City", "StateOrRegion", "PostalCode", "CountryCode"} <= set(address)
+    assert address["City"] == created[0]["order"]["ShippingAddress"]["City"]
+    # Scoped to its path: not another order's address, not the Orders API at large.
+    assert (await client.get(f"/amazon/orders/v0/orders/{second}/address", headers=rdt)).status == 403
+    assert (await client.get(f"/amazon/orders/v0/orders/{first}/orderItems", headers=rdt)).status == 403
+    clock.advance(600)
+    resp = await client.get(f"/amazon{path}", headers=rdt)
+    assert resp.status == 403 and "expired" in (await resp.json())["errors"][0]["details"]
+    state = await (await client.get("/_sandbox/state")).json()
+    assert state["amazon"]["rdts_issued"] == 1 and state["amazon"]["addresses_served"] == 1
+    assert address["AddressLine1"] not in str(state)  # personal data stays out of the snapshot
+
+
+async def test_restricted_data_token_refuses_resources_that_are_not_restricted(sandbox):
+    client, _ = sandbox
+    headers = await _token(client)
+    resp, body = await _rdt(client, headers, "/orders/v0/orders/111-1111111-1111111/orderItems")
+    assert resp.status == 400 and body["errors"][0]["code"] == "InvalidInput"
+    resp, body = await _rdt(client, headers)
+    assert resp.status == 400
+
+
+async def test_order_address_usage_plan_is_burst_30_scaled_by_speed(make_sandbox, clock):
+    client, _ = await make_sandbox(speed=10.0)
+    headers = await _token(client)
+    order_id = (await (await client.post("/amazon/_sandbox/orders", json={"count": 1})).json())["orders"][0][
+        "order"
+    ]["AmazonOrderId"]
+    path = f"/orders/v0/orders/{order_id}/address"
+    _, body = await _rdt(client, headers, path)
+    rdt = {"x-amz-access-token": body["restrictedDataToken"]}
+    statuses = [(await client.get(f"/amazon{path}", headers=rdt)).status for _ in range(31)]
+    assert statuses.count(200) == 30 and statuses[-1] == 429
+    clock.advance(1 / 5)  # 0.5/s × 10
+    resp = await client.get(f"/amazon{path}", headers=rdt)
+    assert resp.status == 200 and resp.headers["x-amzn-RateLimit-Limit"] == "5"

@@ -28,7 +28,7 @@ from crossdock.records import LineageRecord
 REFRESH_MARGIN = 60.0  # seconds before expiry at which a cached token counts as stale
 DEFAULT_TTL = 3600.0  # LWA access tokens live one hour when the answer does not say
 REDACTED = "***"
-_SECRET_BODY_KEYS = ("client_secret", "refresh_token", "access_token")
+_SECRET_BODY_KEYS = ("client_secret", "refresh_token", "access_token", "restrictedDataToken")
 _CREDENTIAL_ERRORS = {
     "invalid_client": "Check the app's LWA client id and client secret (secrets are rotated in Seller "
     "Central / Developer Central); update the connection, then retry.",
@@ -66,6 +66,11 @@ class LwaAuth:
             f"{config.lwa_endpoint}\0{config.client_id}\0{config.refresh_token}".encode()
         ).hexdigest()[:16]
         self._key = f"amazon.lwa.{digest}"
+
+    @property
+    def key(self) -> str:
+        """Names this grant's cache entries (tokens derived from it are keyed by it too)."""
+        return self._key
 
     @property
     def state(self) -> TokenState:

@@ -10,7 +10,8 @@ seller's actual rate) replaces the configured rate.
 
 Failures: 429 → ThrottledError; 408/5xx/network → TransientError (ambiguous when a
 request with a side effect may have been applied); 403 → one forced token refresh and
-retry, then PermanentError("auth.invalid_credentials"); 404 → PermanentError
+retry, then PermanentError("auth.invalid_credentials") (an operation called with a
+Restricted Data Token passes its own `auth`, which gets a new RDT instead); 404 → PermanentError
 ("remote.not_found"); other 4xx → PermanentError("remote.rejected") with Amazon's errors.
 """
 
@@ -19,22 +20,24 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 from yarl import URL
 
-from crossdock.connectors.amazon.auth import LwaAuth
+from crossdock.connectors.amazon.auth import LwaAuth, redact_body
 from crossdock.connectors.amazon.config import AmazonConfig
 from crossdock.connectors.http.client import LINEAGE_LIMIT, redact_headers, retry_after
 from crossdock.connectors.registry import ConnectorContext
 from crossdock.errors import PermanentError, ThrottledError, TransientError
 from crossdock.records import LineageRecord
 
+RESTRICTED_OPERATIONS = frozenset({"getOrderAddress"})  # personal data: need a Restricted Data Token
 MAX_SLEEP = 1.0  # seconds a call may wait for its bucket before it raises ThrottledError
 BUCKETS_KEY = "amazon.buckets"
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NO_SIDE_EFFECT = frozenset({"createRestrictedDataToken"})  # POSTs that change nothing worth knowing
 
 
 @dataclass
@@ -70,6 +73,14 @@ class Bucket:
             self.rate = rate
 
 
+class AccessTokens(Protocol):
+    """Where a call's `x-amz-access-token` comes from: LWA, or an RDT for restricted data."""
+
+    async def access_token(self) -> str: ...
+
+    async def refresh_after_rejection(self, rejected: str) -> str: ...
+
+
 @dataclass(frozen=True)
 class SpAnswer:
     status: int
@@ -97,25 +108,29 @@ class SpApiClient:
         *,
         params: dict[str, str] | None = None,
         body: Any = None,
+        auth: AccessTokens | None = None,
     ) -> SpAnswer:
-        """One SP-API operation; answers a 2xx or raises a classified error."""
+        """One SP-API operation; answers a 2xx or raises a classified error. `auth` replaces
+        the connection's LWA token (a Restricted Data Token for operations returning PII)."""
         wait = self.bucket(operation).reserve(self.ctx.clock(), MAX_SLEEP)
         if wait > 0:
             await asyncio.sleep(wait)
         url = URL(self.config.endpoint + path)
         url = url.update_query(params) if params else url
         data = orjson.dumps(body) if body is not None else None
-        token = await self.auth.access_token()
-        answer = await self._send(method, url, data, token)
+        tokens = auth or self.auth
+        token = await tokens.access_token()
+        mutating = method in _MUTATING and operation not in _NO_SIDE_EFFECT
+        answer = await self._send(method, url, data, token, mutating)
         if answer.status in (401, 403):
-            token = await self.auth.refresh_after_rejection(token)
-            answer = await self._send(method, url, data, token)
+            token = await tokens.refresh_after_rejection(token)
+            answer = await self._send(method, url, data, token, mutating)
             if answer.status in (401, 403):
                 raise _refused(operation, answer)
         self._classify(operation, answer)
         return answer
 
-    async def _send(self, method: str, url: URL, data: bytes | None, token: str) -> SpAnswer:
+    async def _send(self, method: str, url: URL, data: bytes | None, token: str, mutating: bool) -> SpAnswer:
         headers = {"x-amz-access-token": token, "Accept": "application/json", "User-Agent": "Crossdock"}
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -137,12 +152,14 @@ class SpApiClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
             self._record(record, started)
-            raise _network_error(method, url, exc, self.config.timeout_seconds) from exc
+            raise _network_error(method, url, exc, self.config.timeout_seconds, mutating) from exc
         record.update(
-            status_code=status, response_headers=redact_headers(resp_headers), response_body=_excerpt(raw)
+            status_code=status,
+            response_headers=redact_headers(resp_headers),
+            response_body=_excerpt(_without_tokens(raw)),
         )
         self._record(record, started)
-        return SpAnswer(status, resp_headers, _parse(raw, status, method, url))
+        return SpAnswer(status, resp_headers, _parse(raw, status, method, url, mutating))
 
     def _record(self, fields: dict[str, Any], started: float) -> None:
         self.ctx.record(LineageRecord(**fields, duration_ms=(time.perf_counter() - started) * 1000))
@@ -183,27 +200,33 @@ class SpApiClient:
 
 def _refused(operation: str, answer: SpAnswer) -> PermanentError:
     errors = _errors(answer.body)
+    role = (
+        "the restricted role for buyer addresses (Direct-to-Consumer Shipping)"
+        if operation in RESTRICTED_OPERATIONS
+        else "the role this operation needs (Inventory and Order Tracking for the Orders API)"
+    )
     return PermanentError(
         "auth.invalid_credentials",
         f"{operation} refused a freshly granted access token ({answer.status}): {_describe(errors)}",
-        "Check that the seller still authorizes the app and that the app holds the role this "
-        "operation needs (Inventory and Order Tracking for the Orders API), then retry.",
+        f"Check that the seller still authorizes the app and that the app holds {role}, then retry.",
         context={"status": answer.status, "operation": operation, "errors": errors},
     )
 
 
-def _network_error(method: str, url: URL, exc: BaseException, timeout: float) -> TransientError:
+def _network_error(
+    method: str, url: URL, exc: BaseException, timeout: float, mutating: bool
+) -> TransientError:
     what = f"{method} {url.with_query(None)}"
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
         return TransientError(f"{what}: cannot connect ({type(exc).__name__})")
     # Sent, then no answer: a request with a side effect may have been applied.
-    ambiguous = method in _MUTATING
+    ambiguous = mutating
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return TransientError(f"{what}: no answer within {timeout:g}s", ambiguous=ambiguous)
     return TransientError(f"{what}: connection lost ({type(exc).__name__})", ambiguous=ambiguous)
 
 
-def _parse(raw: bytes, status: int, method: str, url: URL) -> Any:
+def _parse(raw: bytes, status: int, method: str, url: URL, mutating: bool) -> Any:
     if not raw.strip():
         return None
     try:
@@ -212,7 +235,7 @@ def _parse(raw: bytes, status: int, method: str, url: URL) -> Any:
         if 200 <= status < 300:  # a mangled success answer: ask again
             raise TransientError(
                 f"{method} {url.with_query(None)} answered {status} with a body that is not JSON",
-                ambiguous=method in _MUTATING,
+                ambiguous=mutating,
             ) from None
         return None
 
@@ -250,6 +273,17 @@ def _throttle_wait(headers: dict[str, str], rate: float) -> float:
     if value := _header(headers, "retry-after"):
         return retry_after(value)
     return 1.0 / (_rate_limit_header(headers) or rate)
+
+
+def _without_tokens(raw: bytes) -> bytes:
+    """The answer for lineage: a token in it (createRestrictedDataToken's) replaced by ***."""
+    if b"restrictedDataToken" not in raw and b"access_token" not in raw:
+        return raw
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return b"[not recorded: an unreadable answer that names a token]"
+    return orjson.dumps(redact_body(parsed) if isinstance(parsed, dict) else "[not recorded]")
 
 
 def _excerpt(body: bytes | None) -> str | None:

@@ -19,6 +19,7 @@ import orjson
 from crossdock.connectors.amazon.client import SpAnswer, SpApiClient
 from crossdock.connectors.amazon.codec import encode_confirm_shipment
 from crossdock.connectors.amazon.config import AmazonConfig
+from crossdock.connectors.amazon.rdt import RdtAuth
 from crossdock.connectors.capabilities import ChannelOrderRef, OrderPage
 from crossdock.connectors.codec_errors import CodecError
 from crossdock.connectors.registry import ConnectorContext, ConnectorKind
@@ -131,6 +132,16 @@ class AmazonChannel:
     @staticmethod
     def _dump(state: dict[str, Any]) -> str:
         return orjson.dumps({k: v for k, v in state.items() if v is not None}).decode()
+
+    async def order_address(self, channel_order_id: str) -> dict | None:
+        """The order's full `ShippingAddress` (getOrderAddress), None when Amazon has none yet
+        (a Pending order). Personal data: the call takes a Restricted Data Token for exactly
+        this path (see rdt.py); the answer stays in lineage, which retention purges."""
+        path = f"{_order_path(channel_order_id)}/address"
+        auth = RdtAuth(self.client, "GET", path)
+        answer = await self.client.call("getOrderAddress", "GET", path, auth=auth)
+        address = _payload(answer, "getOrderAddress").get("ShippingAddress")
+        return address if isinstance(address, dict) and address else None
 
     async def order_items(self, channel_order_id: str) -> list[dict]:
         items: list[dict] = []

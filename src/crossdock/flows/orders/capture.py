@@ -21,16 +21,22 @@ from crossdock.records import Message
 from crossdock.store.orders import OrderRecord
 
 _EDITABLE = {Stage.RECEIVED, Stage.ON_HOLD}
+_CANCELLING = {Stage.CANCELLED, Stage.CANCEL_REQUESTED}
 
 
 async def order_received(msg: Message, ctx: HandlerContext) -> None:
     order, updated_at = await _decode(msg, ctx)
     rec = await records.find(ctx, order.ref)
-    if rec is not None and _stale(rec.channel_updated_at, updated_at):
-        return  # a duplicate or an older snapshot: what we hold is newer
-    if order.status is OrderStatus.CANCELLED or msg.kind == stages.CANCELLED:
+    cancelled = order.status is OrderStatus.CANCELLED or msg.kind == stages.CANCELLED
+    if cancelled and (rec is None or Stage(rec.stage) not in _CANCELLING):
+        # Cancelling is one-way on every channel, and channel times have whole seconds:
+        # a cancellation in the same second as the snapshot we hold is not "older".
         await _capture_cancellation(ctx, rec, order, updated_at)
         return
+    if rec is not None and _stale(rec.channel_updated_at, updated_at):
+        return  # a duplicate or an older snapshot: what we hold is newer (or as new)
+    if cancelled:
+        return  # cancelled already
     if rec is None:
         rec = OrderRecord(
             tenant_id=msg.tenant_id,
@@ -68,8 +74,9 @@ async def _capture_cancellation(ctx: HandlerContext, rec: OrderRecord | None, or
         )
         records.save(ctx, records.with_order(rec, order, channel_updated_at=updated_at))
         return
-    records.save(ctx, rec.evolve(channel_updated_at=updated_at))
-    if Stage(rec.stage) not in (Stage.CANCELLED, Stage.CANCEL_REQUESTED):
+    if not _stale(rec.channel_updated_at, updated_at):
+        records.save(ctx, rec.evolve(channel_updated_at=updated_at))
+    if Stage(rec.stage) not in _CANCELLING:
         ctx.emit(stages.CANCEL, {"order_ref": rec.order_ref, "reason": "cancelled on the channel"})
 
 
@@ -87,18 +94,33 @@ async def _decode(msg: Message, ctx: HandlerContext) -> tuple[Order, str | None]
         return shopify_codec.decode_order(event), _utc(event.get("updated_at"))
     if kind == "amazon":
         raw = payload["order"]
-        items = payload.get("items")
-        if items is None:
-            channel = await connector(ctx, msg.connection_id, role="channel")
-            async with ctx.throttle(msg.connection_id):
-                items = await channel.order_items(raw["AmazonOrderId"])
-        return amazon_codec.decode_order(raw, items), _utc(raw.get("LastUpdateDate"))
+        order = await _decode_amazon(msg, ctx, raw, payload.get("items"))
+        return order, _utc(raw.get("LastUpdateDate"))
     raise PermanentError(
         "config.channel_unknown",
         f"orders from connection {msg.connection_id} of kind {kind!r} cannot be decoded",
         "Order capture supports shopify and amazon connections.",
         owner=Owner.PARTNER,
     )
+
+
+async def _decode_amazon(msg: Message, ctx: HandlerContext, raw: dict[str, Any], items: Any) -> Order:
+    """getOrders lists no buyer name or street (personal data): an order to fulfil gets its
+    address from getOrderAddress. Orders on hold (Pending: no address yet), cancelled or
+    shipped are decoded from the listing alone; a later snapshot brings the address."""
+    channel = None
+    if items is None:
+        channel = await connector(ctx, msg.connection_id, role="channel")
+        async with ctx.throttle(msg.connection_id):
+            items = await channel.order_items(raw["AmazonOrderId"])
+    order = amazon_codec.decode_order(raw, items)
+    open_ = order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_SHIPPED)
+    if order.is_on_hold or not open_ or (order.ship_to is not None and order.ship_to.is_complete()):
+        return order
+    channel = channel or await connector(ctx, msg.connection_id, role="channel")
+    async with ctx.throttle(msg.connection_id):
+        address = await channel.order_address(raw["AmazonOrderId"])
+    return amazon_codec.decode_order(raw, items, address) if address else order
 
 
 def _utc(stamp: str | None) -> str | None:
