@@ -24,12 +24,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from crossdock.connectors.capabilities import ErpSalesOrder, InvoiceRequest, Recorder, SalesOrderRequest
+from crossdock.connectors.erp_fulfilment import ErpShipment
 from crossdock.connectors.erp_rest.client import excerpt
 from crossdock.connectors.http.client import redact_headers
 from crossdock.connectors.registry import ConnectorContext, ConnectorKind
 from crossdock.connectors.tryton import rpc
 from crossdock.connectors.tryton.client import TrytonClient
 from crossdock.connectors.tryton.config import TrytonConfig
+from crossdock.connectors.tryton.shipments import shipments_of as erp_shipments
 from crossdock.domain.parties import Address
 from crossdock.errors import PermanentError
 from crossdock.records import LineageRecord
@@ -201,6 +203,10 @@ class TrytonErp:
             await client.call("stock.shipment.out", "cancel", open_shipments)
         if drafts:
             await client.call("account.invoice", "cancel", drafts)
+
+    async def shipments_of(self, sales_order_id: str) -> list[ErpShipment]:
+        """The sale's customer shipments (ErpFulfilment), completed by warehouse staff in Tryton."""
+        return await erp_shipments(await self._client(), _id(sales_order_id))
 
     # -- master data ------------------------------------------------------------------------
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from crossdock.engine.handlers import Registry
 from crossdock.engine.retry import RetryPolicy
-from crossdock.flows.orders import cancel, capture, confirm, fulfil, poll, prepare, stages, warehouse
+from crossdock.flows.orders import (
+    cancel,
+    capture,
+    confirm,
+    erp_fulfilment,
+    fulfil,
+    poll,
+    prepare,
+    stages,
+    warehouse,
+)
 
 # ERP and channel outages last minutes to hours: back off up to 10 minutes, give up after a day.
 OUTAGE_TOLERANT = RetryPolicy(base_seconds=2.0, cap_seconds=600.0, max_attempts=40, max_age_seconds=24 * 3600)
@@ -20,6 +30,7 @@ def register(registry: Registry) -> None:
         (stages.ACKNOWLEDGE, confirm.acknowledge),
         (stages.ERP_CREATE, fulfil.erp_create),
         (stages.ROUTE, prepare.route_order),
+        (stages.ERP_WATCH, erp_fulfilment.erp_watch),
         (stages.RELEASE, fulfil.release),
         (stages.WAREHOUSE_EVENT, warehouse.warehouse_event),
         (stages.CONFIRM_SHIPMENT, confirm.confirm_shipment),

@@ -68,6 +68,8 @@ class OrderSettings:
     warehouses: dict[str, str]  # warehouse code → WMS connection id (default: `wms`)
     short_pick: str  # "backorder" or "cancel"
     channel_connections: dict[str, str]  # channel → connection id, for steps not started by the channel
+    fulfilment: str = "wms"  # "wms": released to warehouses; "erp": the ERP ships (order.erp.watch)
+    erp_watch_seconds: float = 30.0  # with fulfilment "erp": how often to ask the ERP for shipments
 
     def wms_for(self, warehouse: str) -> str | None:
         return self.warehouses.get(warehouse, self.wms)
@@ -82,4 +84,6 @@ async def order_settings(ctx: HandlerContext) -> OrderSettings:
         warehouses=dict(section.get("warehouses") or {}),
         short_pick=section.get("short_pick", "backorder"),
         channel_connections=dict(section.get("channels") or {}),
+        fulfilment=section.get("fulfilment", "wms"),
+        erp_watch_seconds=float(section.get("erp_watch_seconds", 30.0)),
     )

@@ -37,7 +37,15 @@ async def erp_create(msg: Message, ctx: HandlerContext) -> None:
         async with ctx.throttle(settings.erp):
             posted = await erp.create_sales_order(request)
     records.save(ctx, rec.evolve(erp_id=posted.id, erp_number=posted.number, stage=Stage.POSTED.value))
-    ctx.emit(stages.ROUTE, {"order_ref": rec.order_ref})
+    if settings.fulfilment == "erp":  # the ERP runs the warehouse: watch it for shipments
+        ctx.emit(stages.ERP_WATCH, {"order_ref": rec.order_ref, "round": 0}, key=watch_key(rec.order_ref, 0))
+    else:
+        ctx.emit(stages.ROUTE, {"order_ref": rec.order_ref})
+
+
+def watch_key(order_ref: str, round_: int) -> str:
+    """One `order.erp.watch` per order and round (a rerun of a round emits the same one)."""
+    return f"{order_ref}:{stages.ERP_WATCH}:{round_}"
 
 
 async def release(msg: Message, ctx: HandlerContext) -> None:

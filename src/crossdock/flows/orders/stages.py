@@ -29,6 +29,7 @@ VALIDATE = "order.validate"
 ACKNOWLEDGE = "order.acknowledge"
 ERP_CREATE = "order.erp.create"
 ROUTE = "order.route"
+ERP_WATCH = "order.erp.watch"  # fulfilment "erp": ask the ERP for the sale's shipments (repeats)
 RELEASE = "order.release"
 WAREHOUSE_EVENT = "order.warehouse_event"
 CONFIRM_SHIPMENT = "order.shipment.confirm"

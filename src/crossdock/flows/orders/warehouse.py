@@ -10,6 +10,7 @@ import hashlib
 from decimal import Decimal
 
 from crossdock.connectors.wms_rest.codec import WmsEvent, decode_event
+from crossdock.domain.orders import Order
 from crossdock.domain.serde import to_plain
 from crossdock.domain.shipments import Package, Shipment, ShipmentLine, WarehouseEventKind
 from crossdock.engine.handlers import HandlerContext
@@ -85,17 +86,38 @@ async def _shipped(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, ev
         tracking_number=w.tracking_number,
         tracking_url=w.tracking_url,
         shipped_at=w.shipped_at,
-        packages=(Package(str(_package_number(ref)), w.tracking_number, w.tracking_url, lines=lines),),
+        packages=(package_for(ref, w.tracking_number, w.tracking_url, lines),),
         location_ref=rel.warehouse,
     )
-    document = to_plain(shipment) | {"erp_quantities": {line.line_id: str(line.quantity) for line in w.lines}}
-    records.save_shipment(ctx, ShipmentRecord(rec.tenant_id, ref, rec.order_ref, document, rel.release_ref))
+    erp_quantities = {line.line_id: line.quantity for line in w.lines}
+    record_shipment(ctx, rec, order, shipment, erp_quantities, release_ref=rel.release_ref)
     if event.final:
         records.save_release(ctx, rel.evolve(state="done"))
+
+
+def record_shipment(
+    ctx: HandlerContext,
+    rec: OrderRecord,
+    order: Order,
+    shipment: Shipment,
+    erp_quantities: dict[str, Decimal],
+    *,
+    release_ref: str | None = None,
+) -> None:
+    """Keep a shipment whose lines `order` has shipped already; confirm it to the channel
+    and invoice it. `erp_quantities`: per order line, the quantity in the ERP's units."""
+    ref = shipment.shipment_id
+    document = to_plain(shipment) | {"erp_quantities": {k: str(v) for k, v in erp_quantities.items()}}
+    records.save_shipment(ctx, ShipmentRecord(rec.tenant_id, ref, rec.order_ref, document, release_ref))
     done = all(line.open == 0 for line in order.lines)
     records.save(ctx, records.with_order(rec, order, stage=(Stage.SHIPPED if done else Stage.PARTIALLY_SHIPPED).value))
     ctx.emit(stages.CONFIRM_SHIPMENT, {"order_ref": rec.order_ref, "shipment_ref": ref})
     ctx.emit(stages.POST_INVOICE, {"order_ref": rec.order_ref, "shipment_ref": ref})
+
+
+def package_for(shipment_ref: str, tracking_number: str | None, tracking_url: str | None, lines) -> Package:
+    """The shipment's one package, numbered stably (some channels want a number)."""
+    return Package(str(_package_number(shipment_ref)), tracking_number, tracking_url, lines=lines)
 
 
 def _package_number(shipment_ref: str) -> int:
