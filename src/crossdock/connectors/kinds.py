@@ -36,7 +36,7 @@ SECRET_FIELDS: dict[str, frozenset[str]] = {
     "webhook": frozenset({"secret"}),
     "http": frozenset({"bearer_token"}),
     "shopify": frozenset({"access_token", "webhook_secret"}),
-    "amazon": frozenset({"client_secret", "refresh_token"}),
+    "amazon": frozenset({"client_secret", "refresh_token", "notification_secret"}),
     "erp-rest": frozenset({"api_key"}),
     "wms-rest": frozenset({"api_key", "webhook_secret"}),
     "tryton": frozenset({"password"}),

@@ -20,7 +20,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[float, float]] = {
 FIXED_RATE_LIMITS = frozenset({"createRestrictedDataToken"})
 
 # Fields sealed as `enc:` tokens at rest and never written to lineage or logs.
-SECRET_FIELDS = frozenset({"client_secret", "refresh_token"})
+SECRET_FIELDS = frozenset({"client_secret", "refresh_token", "notification_secret"})
 
 
 class RateLimit(BaseModel):
@@ -60,6 +60,9 @@ class AmazonConfig(BaseModel):
     poll_overlap_seconds: float = Field(300.0, ge=0, le=86_400)
     poll_interval_seconds: float = Field(120.0, ge=1, le=86_400)  # how often the hub asks for new orders
     rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+    # ORDER_CHANGE notifications reach `/hooks/<connection>/notifications` through an
+    # EventBridge API destination whose connection sends this value in `x-crossdock-token`.
+    notification_secret: str | None = Field(None, min_length=16)
 
     @field_validator("endpoint", "lwa_endpoint")
     @classmethod

@@ -19,6 +19,7 @@ import orjson
 from crossdock.connectors.amazon.client import SpAnswer, SpApiClient
 from crossdock.connectors.amazon.codec import encode_confirm_shipment
 from crossdock.connectors.amazon.config import AmazonConfig
+from crossdock.connectors.amazon.inbound import AmazonNotificationVerifier
 from crossdock.connectors.amazon.rdt import RdtAuth
 from crossdock.connectors.capabilities import ChannelOrderRef, OrderPage
 from crossdock.connectors.codec_errors import CodecError
@@ -235,4 +236,6 @@ class AmazonChannel:
         )
 
 
-KIND = ConnectorKind("amazon", build=lambda config, ctx: AmazonChannel(config, ctx))
+KIND = ConnectorKind(
+    "amazon", build=lambda config, ctx: AmazonChannel(config, ctx), inbound=AmazonNotificationVerifier()
+)
