@@ -168,7 +168,6 @@ async def _run(args: argparse.Namespace) -> dict:
         await worker.run(stop)
     await hub.aclose()
     stats = dataclasses.asdict(worker.stats)
-    stats["handled"] = sum(len(v) for v in stats.pop("handler_seconds").values())
     return {"event": "stopped", "pid": os.getpid(), "mode": args.mode, **stats}
 
 

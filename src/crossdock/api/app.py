@@ -17,10 +17,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossdock.api import console, hooks, v1
+from crossdock.api.metrics import Metrics
 
 log = logging.getLogger("crossdock.api")
 
@@ -52,6 +52,7 @@ def create_app(hub: Any, *, run_workers: bool, workers: int = 1) -> FastAPI:
     app.state.hub = hub
     app.state.hooks = hooks.HookIntake(hub, hub.services, crash_after_commit=crash)
     app.state.readiness = Readiness(hub)
+    app.state.metrics = Metrics(hub)
     app.router.routes.extend(hooks.routes)
     console.install(app)  # the web console: /console pages, static files, HTML errors
     app.include_router(v1.router)
@@ -77,8 +78,9 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    body, content_type = await request.app.state.metrics.page()
+    return Response(body, media_type=content_type)
 
 
 class Readiness:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crossdock.engine.database import Database
+from crossdock.engine.instruments import INTAKE
 from crossdock.records import Delivery
 from crossdock.store import inbox
 
@@ -67,11 +68,12 @@ class Intake:
                 if not fut.done():
                     fut.set_exception(exc)
             return
-        for (_, fut), w in zip(batch, written, strict=True):
+        for (d, fut), w in zip(batch, written, strict=True):
             if w.created:
                 self.accepted += 1
             else:
                 self.duplicates += 1
+            INTAKE.labels(d.tenant_id, "created" if w.created else "duplicate").inc()
             if not fut.done():
                 fut.set_result(Accepted(w.message_id, duplicate=not w.created))
         if self._on_accepted and any(w.created for w in written):

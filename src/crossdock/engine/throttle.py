@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from crossdock.engine.database import Database
+from crossdock.engine.instruments import THROTTLE_WAIT
 from crossdock.errors import ThrottledError
 from crossdock.store import throttles as store
 
@@ -32,7 +33,7 @@ class Throttles:
         self._clock = clock
         self._ttl = limits_ttl
         self._limits: dict[tuple[str, str], tuple[float, store.Limits | None]] = {}
-        self.waited_seconds = 0.0  # exported as a metric
+        self.waited_seconds = 0.0  # this instance's share of `crossdock_throttle_wait_seconds_total`
 
     async def _limits_of(self, tenant_id: str, connection_id: str) -> store.Limits | None:
         key = (tenant_id, connection_id)
@@ -56,6 +57,7 @@ class Throttles:
                 raise ThrottledError(-wait, f"connection {connection_id} is at its rate limit")
             if wait > 0:
                 self.waited_seconds += wait
+                THROTTLE_WAIT.labels(connection_id).inc(wait)
                 await asyncio.sleep(wait)
             if lim.max_concurrency > 0:
                 slot = await self._take_slot(tenant_id, connection_id, holder)

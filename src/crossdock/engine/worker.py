@@ -17,11 +17,12 @@ import random
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from crossdock.engine.database import Database
 from crossdock.engine.handlers import HandlerContext, Registry
+from crossdock.engine.instruments import HANDLER_SECONDS, MESSAGES
 from crossdock.engine.retry import DEFAULT_POLICY, Park, RetryAt
 from crossdock.engine.throttle import Throttles
 from crossdock.errors import Owner, PermanentError, Severity
@@ -40,7 +41,7 @@ class WorkerStats:
     parked: int = 0
     fenced: int = 0
     released: int = 0
-    handler_seconds: dict[str, list[float]] = field(default_factory=dict)
+    handled: int = 0  # handler runs; their durations go to the `crossdock_handler_seconds` histogram
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,8 @@ class Worker:
         except Exception as exc:  # classified by the policy: every failure gets a decision
             outcome = self._failed(m, token, exc, ctx)
         finally:
-            elapsed = time.perf_counter() - started
-            self.stats.handler_seconds.setdefault(m.kind, []).append(elapsed)
+            self.stats.handled += 1
+            HANDLER_SECONDS.labels(m.kind).observe(time.perf_counter() - started)
         self._pending.append(outcome)
         self._flush_needed.set()
 
@@ -241,6 +242,7 @@ class Worker:
             self._count(o)
         self.stats.fenced += len(rec.fenced)
         for o in rec.fenced:
+            MESSAGES.labels(o.message.kind, "fenced").inc()
             log.warning("message %s: lease lost before commit; outcome discarded", o.message.id)
         self._forget(rec.committed + rec.fenced)
         if retry:
@@ -253,10 +255,14 @@ class Worker:
     def _count(self, o: Outcome) -> None:
         if o.status is Status.DONE:
             self.stats.done += 1
+            outcome = "done"
         elif o.status is Status.PARKED:
             self.stats.parked += 1
+            outcome = "parked"
         else:
             self.stats.retried += 1
+            outcome = "retried"
+        MESSAGES.labels(o.message.kind, outcome).inc()
         if self._on_outcome:
             self._on_outcome(o)
 
