@@ -233,6 +233,21 @@ def _sync_doc(conn, tenant_id: str, name: str, value: str, actor: str, now: floa
     return SectionChange("rules", name, status)
 
 
+def list_entries(conn: Connection, tenant_id: str, section: str) -> list[dict[str, Any]] | None:
+    """One section's entries, by key: `{key, value, updated_at, updated_by}`; None for an
+    unknown tenant. LookupError for an unknown section."""
+    _model(SECTIONS, section)
+    if conn.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).scalar() is None:
+        return None
+    cols = (mappings.c.key, mappings.c.value, mappings.c.updated_at, mappings.c.updated_by)
+    where = (mappings.c.tenant_id == tenant_id) & (mappings.c.section == section)
+    rows = conn.execute(select(*cols).where(where).order_by(mappings.c.key))
+    return [
+        {"key": r.key, "value": json.loads(r.value), "updated_at": r.updated_at, "updated_by": r.updated_by}
+        for r in rows
+    ]
+
+
 # -- single-entry edits (the API), each audited ------------------------------------------------------
 
 

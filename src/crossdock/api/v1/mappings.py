@@ -1,0 +1,85 @@
+"""A tenant's mappings, one entry at a time: list a section, add or replace an entry,
+remove one by its key. Sections: sku, uom, tax_codes, shipping_methods, customers.
+
+An entry is written as in the configuration file (`{channel: shopify, sku: A-1, item: X}`)
+and validated against the tenant's whole mapping set before it is stored; an invalid one
+answers 422 naming the problem. Every change is audited with the key as the actor. Reading
+needs `read`, changing `manage_mappings`; a tenant the key cannot see answers 404."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import ValidationError
+
+from crossdock.access import Action, Principal
+from crossdock.api.v1.deps import Db, HubDep, Reader, require, visible
+from crossdock.api.v1.errors import ApiError, not_found
+from crossdock.domain.errors import DomainError
+from crossdock.store import mappings as store
+
+router = APIRouter(tags=["mappings"])
+
+Manager = Annotated[Principal, Depends(require(Action.MANAGE_MAPPINGS))]
+SECTIONS_HINT = f"One of {', '.join(store.SECTIONS)}."
+
+
+def _section(section: str) -> None:
+    if section not in store.SECTIONS:
+        raise ApiError(404, "mapping_section.not_found", f"no mapping section {section}", SECTIONS_HINT)
+
+
+def _invalid(exc: Exception) -> ApiError:
+    if isinstance(exc, ValidationError):
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors()]
+        return ApiError(
+            422, "mapping.invalid", "; ".join(problems), "Write the entry as in the configuration file."
+        )
+    if isinstance(exc, DomainError):
+        return ApiError(422, exc.code, exc.detail, exc.hint)
+    return ApiError(422, "mapping.invalid", str(exc))
+
+
+@router.get("/tenants/{tenant_id}/mappings/{section}")
+async def list_mappings(tenant_id: str, section: str, principal: Reader, db: Db) -> dict:
+    """The section's entries with their keys (the key names an entry for DELETE)."""
+    visible(principal, "tenant", tenant_id, tenant_id)
+    _section(section)
+    found = await db.read(store.list_entries, tenant_id, section)
+    if found is None:
+        raise not_found("tenant", tenant_id)
+    return {"items": found}
+
+
+@router.put("/tenants/{tenant_id}/mappings/{section}")
+async def put_mapping(
+    tenant_id: str,
+    section: str,
+    principal: Manager,
+    hub: HubDep,
+    entry: Annotated[dict[str, Any], Body(description="One entry, as in the configuration file.")],
+) -> dict:
+    """Add an entry, or replace the one with the same key; answers its key."""
+    visible(principal, "tenant", tenant_id, tenant_id)
+    _section(section)
+    engine = hub.database.engine
+    try:
+        key = await asyncio.to_thread(store.upsert_entry, engine, tenant_id, section, entry, principal.name)
+    except LookupError:
+        raise not_found("tenant", tenant_id) from None
+    except (ValidationError, DomainError, ValueError) as exc:
+        raise _invalid(exc) from None
+    return {"key": key, "section": section}
+
+
+@router.delete("/tenants/{tenant_id}/mappings/{section}/{key:path}")
+async def delete_mapping(tenant_id: str, section: str, key: str, principal: Manager, hub: HubDep) -> dict:
+    """Remove the entry with this key (as listed); 404 when there is none."""
+    visible(principal, "tenant", tenant_id, tenant_id)
+    _section(section)
+    engine = hub.database.engine
+    if not await asyncio.to_thread(store.delete_entry, engine, tenant_id, section, key, principal.name):
+        raise not_found("mapping", key)
+    return {"deleted": key, "section": section}
