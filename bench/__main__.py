@@ -84,6 +84,49 @@ def engine(
     save("engine", results, json_out)
 
 
+@app.command("console")
+def console_pages(
+    db: Db = DbOpt,
+    json_out: Path | None = JsonOpt,
+    total: int = typer.Option(1_000_000, help="Messages in the store."),
+    ready: int = typer.Option(10_000, help="Of which READY (the rest DONE)."),
+    tenants: int = typer.Option(5),
+    streams: int = typer.Option(3),
+    open_exceptions: int = typer.Option(10_000, help="Open exceptions over all tenants."),
+    closed_exceptions: int = typer.Option(20_000, help="Resolved exceptions (the desk's history)."),
+    requests: int = typer.Option(50, help="Timed requests per page."),
+    analyze: bool = typer.Option(False, help="ANALYZE SQLite after the load (PostgreSQL: always)."),
+) -> None:
+    """Console page latency (overview, exception desk) with a large store: p50/p95."""
+    from bench import console as bench
+    from bench.common import dbs_of, save, show
+
+    _quiet()
+    results = bench.run(
+        dbs_of(db.value),
+        total=total,
+        ready=ready,
+        tenants=tenants,
+        streams=streams,
+        open_exceptions=open_exceptions,
+        closed_exceptions=closed_exceptions,
+        requests=requests,
+        analyze=analyze,
+    )
+    show(
+        "console",
+        results,
+        [
+            ("p50_ms", "p50 ms"),
+            ("p95_ms", "p95 ms"),
+            ("p99_ms", "p99 ms"),
+            ("max_ms", "max ms"),
+            ("build_s", "build s"),
+        ],
+    )
+    save("console", results, json_out)
+
+
 @app.command()
 def claim(
     db: Db = DbOpt,
@@ -179,6 +222,58 @@ def intake(
         ],
     )
     save("intake", results, json_out)
+
+
+@app.command()
+def orders(
+    db: Db = DbOpt,
+    json_out: Path | None = JsonOpt,
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per scenario; the best one is reported."),
+    scenario: list[str] = typer.Option(["burst", "drain"], help="burst and/or drain."),
+    count: int = typer.Option(2_000, "--orders", help="burst: Shopify orders created at once."),
+    queued: int = typer.Option(30_000, help="drain: orders queued while the ERP is down."),
+    rate: float = typer.Option(20.0, help="drain: the ERP connection's throttle rate (requests/s)."),
+    burst: int = typer.Option(1, help="drain: the throttle's burst."),
+    max_concurrency: int = typer.Option(4, help="drain: the throttle's max_concurrency."),
+    window: float = typer.Option(5.0, help="drain: sliding window (s) for the never-exceeded check."),
+    drain_seconds: float = typer.Option(90.0, help="drain: how long to measure after the ERP is back."),
+    timeout: float = typer.Option(180.0, help="burst: stop waiting after this; drain: queueing limit."),
+    workers: int = typer.Option(1, help="Worker loops in the `crossdock serve` process."),
+    profile: Path | None = typer.Option(None, help="Directory for py-spy profiles of the hub process."),
+) -> None:
+    """Order to cash through the real sandbox and server: orders/s to the ERP and to channel
+    confirmation (burst), and the throttled backlog drain rate against the ERP's limit (drain)."""
+    from bench import orders as bench
+    from bench.common import dbs_of, save, show
+
+    _quiet()
+    results = bench.run(
+        dbs_of(db.value),
+        scenarios=scenario,
+        orders=count,
+        queued=queued,
+        rate=rate,
+        burst=burst,
+        max_concurrency=max_concurrency,
+        window=window,
+        drain_seconds=drain_seconds,
+        timeout=timeout,
+        workers=workers,
+        repeat=repeat,
+        profile_dir=profile,
+    )
+    show(
+        "orders (best run)",
+        results,
+        [
+            ("erp_orders_per_s", "orders/s → ERP"),
+            ("confirmed_orders_per_s", "orders/s → confirmed"),
+            ("accepted_per_s", "ERP req/s"),
+            ("share_of_allowed", "of allowed"),
+            ("exceeded", "exceeded"),
+        ],
+    )
+    save("orders", results, json_out)
 
 
 if __name__ == "__main__":
