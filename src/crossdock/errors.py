@@ -44,10 +44,13 @@ class TransientError(CrossdockError):
 class ThrottledError(CrossdockError):
     """The other side asked us to slow down; wait `retry_after` seconds, no attempt used."""
 
-    def __init__(self, retry_after: float, detail: str = "throttled") -> None:
+    def __init__(self, retry_after: float, detail: str = "throttled", *, local: bool = False) -> None:
         super().__init__(f"{detail} (retry after {retry_after:.3f}s)")
         self.retry_after = max(0.0, float(retry_after))
         self.detail = detail
+        # Predicted on this side (a client-side budget): nothing reached the other system,
+        # so the connection is not paused for everyone.
+        self.local = local
 
 
 class PermanentError(CrossdockError):

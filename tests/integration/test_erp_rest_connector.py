@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import aiohttp
@@ -48,13 +49,17 @@ class Harness:
         self.sandbox: Sandbox = server.app[SANDBOX]
         self.lineage: list[LineageRecord] = []
 
-    def erp(self, *, api_key: str = KEY, timeout: float = 1.0, base_url: str | None = None) -> RestErp:
+    def erp(
+        self, *, api_key: str = KEY, timeout: float = 1.0, base_url: str | None = None, permit=None
+    ) -> RestErp:
         config = {
             "base_url": base_url or str(self.server.make_url("/erp")),
             "api_key": api_key,
             "timeout_seconds": timeout,
         }
         ctx = ConnectorContext("erp-main", "tenant-1", self.session, self.lineage.append)
+        if permit is not None:
+            ctx.permit = permit
         assert KIND.build is not None
         return KIND.build(ErpRestConfig.model_validate(config), ctx)
 
@@ -114,6 +119,20 @@ async def test_every_request_leaves_lineage_with_the_key_redacted(hx):
     assert record.request_headers["Authorization"] == "***"
     assert KEY not in repr(record)
     assert "external_reference=shopify:1" in record.url
+
+
+async def test_every_request_passes_the_connection_throttle_once(hx):
+    """A create that needs several requests (customer look-up and creation, the order)
+    takes one throttle permit per request, so the ERP's rate limit holds per request."""
+    taken: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def permit():
+        taken.append("permit")
+        yield
+
+    await hx.erp(permit=permit).create_sales_order(order())
+    assert len(taken) == len(hx.lineage) >= 2
 
 
 @pytest.mark.parametrize("mode", ["hang", "drop"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ class ConnectorContext:
     record: Recorder  # lineage of every request, secrets redacted
     cache: dict[str, Any] = field(default_factory=dict)  # per connection, lives with the process (tokens)
     clock: Callable[[], float] = time.time
+    # Wraps every single request to the system: the connection's shared rate, concurrency and
+    # pause (the flow passes the engine's throttle; a bare context, as in tests, waits for nothing).
+    permit: Callable[[], AbstractAsyncContextManager[None]] = nullcontext
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,10 @@ class HandlerContext:
         async with self._throttles.permit(self.message.tenant_id, connection_id):
             yield
 
+    async def pause(self, connection_id: str, seconds: float) -> None:
+        """Hold every worker's calls to this connection for `seconds` (after a 429)."""
+        await self._throttles.pause(self.message.tenant_id, connection_id, seconds)
+
     async def read(self, fn: Callable[[Connection], Any]) -> Any:
         return await self._database.read(fn)
 

@@ -67,12 +67,17 @@ class Throttles:
         try:
             yield
         except ThrottledError as exc:
-            await self._db.write(store.pause, tenant_id, connection_id, self._clock() + exc.retry_after)
-            self._limits.pop((tenant_id, connection_id), None)
+            if not exc.local:
+                await self.pause(tenant_id, connection_id, exc.retry_after)
             raise
         finally:
             if slot is not None:
                 await self._db.write(store.give_slot, tenant_id, connection_id, slot, holder)
+
+    async def pause(self, tenant_id: str, connection_id: str, seconds: float) -> None:
+        """The other side said "retry after": every worker of every process waits that long."""
+        await self._db.write(store.pause, tenant_id, connection_id, self._clock() + seconds)
+        self._limits.pop((tenant_id, connection_id), None)
 
     async def _respect_pause(self, tenant_id: str, connection_id: str, slot: int | None, holder: str) -> None:
         until = await self._db.read(store.paused_until, tenant_id, connection_id)

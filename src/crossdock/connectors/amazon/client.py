@@ -59,7 +59,7 @@ class Bucket:
         self._refill(now)
         wait = max(0.0, (1.0 - self.tokens) / self.rate)
         if wait > max_wait:
-            raise ThrottledError(wait, "Amazon usage plan exhausted (client-side bucket)")
+            raise ThrottledError(wait, "Amazon usage plan exhausted (client-side bucket)", local=True)
         self.tokens -= 1.0
         return wait
 
@@ -145,7 +145,7 @@ class SpApiClient:
         }
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
         try:
-            async with self.ctx.session.request(
+            async with self.ctx.permit(), self.ctx.session.request(
                 method, url, data=data, headers=headers, timeout=timeout
             ) as resp:
                 status, resp_headers, raw = resp.status, dict(resp.headers), await resp.read()

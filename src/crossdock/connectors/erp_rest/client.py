@@ -14,7 +14,8 @@ body could not be read.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,11 +78,13 @@ class RestClient:
         connection_id: str,
         record: Recorder,
         system: str,
+        permit: Callable[[], AbstractAsyncContextManager[None]] = nullcontext,
     ) -> None:
         self._session, self._base, self._key = session, base_url.rstrip("/"), api_key
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=timeout_seconds)
         self._timeout_seconds = timeout_seconds
         self._connection_id, self._record, self.system = connection_id, record, system
+        self._permit = permit  # the connection's shared throttle, once per request
 
     async def get(
         self, path: str, params: Mapping[str, str] | None = None, *, expect: tuple[int, ...] = ()
@@ -113,7 +116,7 @@ class RestClient:
         write = method != "GET"
         lineage = _Lineage(self._connection_id, method, str(url), sent, data)
         try:
-            async with self._session.request(
+            async with self._permit(), self._session.request(
                 method, url, data=data, headers=sent, timeout=self._timeout, allow_redirects=False
             ) as resp:
                 raw = await resp.read()

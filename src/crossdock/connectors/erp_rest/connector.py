@@ -113,6 +113,7 @@ def build(config: Any, ctx: ConnectorContext) -> RestErp:
         connection_id=ctx.connection_id,
         record=ctx.record,
         system="erp",
+        permit=ctx.permit,
     )
     return RestErp(opened, client)
 

@@ -119,7 +119,7 @@ class ShopifyClient:
             )
         wait = self.bucket.reserve(cost, self.ctx.clock())
         if wait > 0:
-            raise ThrottledError(wait, f"Shopify {op.root}: cost bucket too low (estimated)")
+            raise ThrottledError(wait, f"Shopify {op.root}: cost bucket too low (estimated)", local=True)
         status, headers, raw = await self._post(op, variables)
         return self._read(op, status, headers, raw)
 
@@ -155,7 +155,7 @@ class ShopifyClient:
 
         what = f"Shopify {op.root}"
         try:
-            async with self.ctx.session.post(
+            async with self.ctx.permit(), self.ctx.session.post(
                 self.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
             ) as resp:
                 raw = await resp.read()

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from contextvars import ContextVar
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -40,6 +42,10 @@ UNCONFIRMED = ("draft", "quotation")  # an interrupted create; `create_sales_ord
 POSTED = ("posted", "paid")
 SALE_FIELDS = ["number", "state", "reference"]
 _RECORDER: ContextVar[tuple[str, Recorder] | None] = ContextVar("tryton_recorder", default=None)
+# The calling handler's throttle permit (one per request); the cached client is shared.
+_PERMIT: ContextVar[Callable[[], AbstractAsyncContextManager[None]]] = ContextVar(
+    "tryton_permit", default=nullcontext
+)
 
 
 class RecordedClient(TrytonClient):
@@ -59,7 +65,8 @@ class RecordedClient(TrytonClient):
         }
         started = time.perf_counter()
         try:
-            status, raw, headers = await super()._post(method, params, auth)
+            async with _PERMIT.get()():
+                status, raw, headers = await super()._post(method, params, auth)
         except Exception as exc:
             _record(lineage, started, error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
@@ -90,6 +97,7 @@ class TrytonErp:
 
     async def _client(self) -> RecordedClient:
         _RECORDER.set((self.ctx.connection_id, self.ctx.record))
+        _PERMIT.set(self.ctx.permit)
         c = self.config
         key = hashlib.sha256(f"{c.url}\0{c.database}\0{c.username}\0{c.password}".encode()).hexdigest()
         cached = self.ctx.cache.get("tryton.client")

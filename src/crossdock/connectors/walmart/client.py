@@ -110,7 +110,7 @@ class WalmartClient:
                                   "request_body": None if path == "/v3/token" else _excerpt(shown)}  # fmt: skip
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
         try:
-            async with self.ctx.session.request(
+            async with self.ctx.permit(), self.ctx.session.request(
                 method, url, params=params, data=data, headers=headers, timeout=timeout
             ) as resp:
                 status, resp_headers, raw = resp.status, dict(resp.headers), await resp.read()

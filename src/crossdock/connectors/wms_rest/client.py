@@ -20,4 +20,5 @@ def wms_client(config: WmsRestConfig, ctx: ConnectorContext) -> RestClient:
         connection_id=ctx.connection_id,
         record=ctx.record,
         system="wms",
+        permit=ctx.permit,
     )

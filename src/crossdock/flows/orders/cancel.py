@@ -43,8 +43,7 @@ async def cancel_release(msg: Message, ctx: HandlerContext) -> None:
     if rel.state != "released":
         return
     wms = await connector(ctx, rel.connection_id, role="wms")
-    async with ctx.throttle(rel.connection_id):
-        cancelled = await wms.cancel_release(rel.release_ref)
+    cancelled = await wms.cancel_release(rel.release_ref)
     if not cancelled:
         raise _too_late(rec.order_ref, f"warehouse {rel.warehouse} has already shipped from release {rel.release_ref}")
     records.save_release(ctx, rel.evolve(state="cancelled"))
@@ -57,8 +56,7 @@ async def erp_cancel(msg: Message, ctx: HandlerContext) -> None:
     if rec.erp_id:
         settings = await order_settings(ctx)
         erp = await connector(ctx, settings.erp, role="erp")
-        async with ctx.throttle(settings.erp):
-            await erp.cancel_sales_order(rec.erp_id)
+        await erp.cancel_sales_order(rec.erp_id)
     order = records.canonical(rec) if rec.document else None
     if order is not None and any(line.open > 0 for line in order.lines):
         order.cancel("cancelled on the channel")

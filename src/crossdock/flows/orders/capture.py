@@ -111,15 +111,13 @@ async def _decode_amazon(msg: Message, ctx: HandlerContext, raw: dict[str, Any],
     channel = None
     if items is None:
         channel = await connector(ctx, msg.connection_id, role="channel")
-        async with ctx.throttle(msg.connection_id):
-            items = await channel.order_items(raw["AmazonOrderId"])
+        items = await channel.order_items(raw["AmazonOrderId"])
     order = amazon_codec.decode_order(raw, items)
     open_ = order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_SHIPPED)
     if order.is_on_hold or not open_ or (order.ship_to is not None and order.ship_to.is_complete()):
         return order
     channel = channel or await connector(ctx, msg.connection_id, role="channel")
-    async with ctx.throttle(msg.connection_id):
-        address = await channel.order_address(raw["AmazonOrderId"])
+    address = await channel.order_address(raw["AmazonOrderId"])
     return amazon_codec.decode_order(raw, items, address) if address else order
 
 

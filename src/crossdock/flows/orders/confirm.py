@@ -35,11 +35,9 @@ async def confirm_shipment(msg: Message, ctx: HandlerContext) -> None:
     shipment, order = records.shipment_of(srec), channel_ref(rec)
     confirmation = None
     if msg.attempts > 1:  # the channel may have taken the earlier attempt
-        async with ctx.throttle(rec.connection_id):
-            confirmation = await channel.find_shipment_confirmation(order, shipment)
+        confirmation = await channel.find_shipment_confirmation(order, shipment)
     if confirmation is None:
-        async with ctx.throttle(rec.connection_id):
-            confirmation = await channel.confirm_shipment(order, shipment)
+        confirmation = await channel.confirm_shipment(order, shipment)
     srec = srec.evolve(confirmation_ref=confirmation, confirmed_at=ctx.now)
     records.save_shipment(ctx, srec)
     await _close_if_done(ctx, rec, srec)
@@ -54,12 +52,10 @@ async def post_invoice(msg: Message, ctx: HandlerContext) -> None:
     erp = await connector(ctx, settings.erp, role="erp")
     invoice = None
     if msg.attempts > 1:
-        async with ctx.throttle(settings.erp):
-            invoice = await erp.find_invoice(srec.shipment_ref)
+        invoice = await erp.find_invoice(srec.shipment_ref)
     if invoice is None:
         request = InvoiceRequest(rec.erp_id or "", srec.shipment_ref, _invoice_lines(rec, srec))
-        async with ctx.throttle(settings.erp):
-            invoice = await erp.post_invoice(request)
+        invoice = await erp.post_invoice(request)
     srec = srec.evolve(invoice_ref=invoice, invoiced_at=ctx.now)
     records.save_shipment(ctx, srec)
     await _close_if_done(ctx, rec, srec)
@@ -90,15 +86,13 @@ async def cancel_lines(msg: Message, ctx: HandlerContext) -> None:
     rec = await records.load(ctx)
     channel = await connector(ctx, rec.connection_id, role="channel")
     lines = {k: Decimal(v) for k, v in ctx.payload["lines"].items()}
-    async with ctx.throttle(rec.connection_id):
-        await channel.cancel_lines(channel_ref(rec), lines, ctx.payload.get("reason", "short pick"))
+    await channel.cancel_lines(channel_ref(rec), lines, ctx.payload.get("reason", "short pick"))
 
 
 async def acknowledge(msg: Message, ctx: HandlerContext) -> None:
     rec = await records.load(ctx)
     channel = await connector(ctx, rec.connection_id, role="channel")
-    async with ctx.throttle(rec.connection_id):
-        await channel.acknowledge_order(channel_ref(rec))
+    await channel.acknowledge_order(channel_ref(rec))
 
 
 __all__ = ["acknowledge", "cancel_lines", "confirm_shipment", "order_settings", "post_invoice"]

@@ -6,13 +6,14 @@ per-connection cache kept by `Services`."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 from crossdock.connectors.kinds import connector_kind
 from crossdock.connectors.registry import ConnectorContext
 from crossdock.engine.handlers import HandlerContext
-from crossdock.errors import Owner, PermanentError
+from crossdock.errors import Owner, PermanentError, ThrottledError
 from crossdock.store import orders as order_store
 
 
@@ -55,8 +56,33 @@ async def connector(ctx: HandlerContext, connection_id: str | None, *, role: str
         session=services.http.session(),
         record=ctx.record,
         cache=services.cache_for(connection_id),
+        permit=lambda: ctx.throttle(connection_id),
     )
-    return kind.build(live.config, cctx)
+    return PausesOnThrottle(kind.build(live.config, cctx), ctx, connection_id)
+
+
+class PausesOnThrottle:
+    """A connector whose "slow down" answers (429, quota) pause the connection for every
+    worker in every process, not just the message that heard it. Each request already
+    passes the connection's shared throttle (`ConnectorContext.permit`)."""
+
+    def __init__(self, inner: Any, ctx: HandlerContext, connection_id: str) -> None:
+        self._inner, self._ctx, self._connection_id = inner, ctx, connection_id
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if not inspect.iscoroutinefunction(value):
+            return value
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await value(*args, **kwargs)
+            except ThrottledError as exc:
+                if not exc.local:
+                    await self._ctx.pause(self._connection_id, exc.retry_after)
+                raise
+
+        return call
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,7 @@ async def erp_watch(msg: Message, ctx: HandlerContext) -> None:
             "Use an ERP that ships (Tryton), or set settings.orders.fulfilment to wms, then retry.",
             owner=Owner.PARTNER,
         )
-    async with ctx.throttle(settings.erp):
-        found = await erp.shipments_of(rec.erp_id)
+    found = await erp.shipments_of(rec.erp_id)
     known = {s.shipment_ref for s in await records.shipments(ctx, rec.order_ref)}
     request, order = sales_order_of(rec), records.canonical(rec)
     for erp_shipment in found:

@@ -31,11 +31,9 @@ async def erp_create(msg: Message, ctx: HandlerContext) -> None:
     request = sales_order_of(rec)
     posted = None
     if msg.attempts > 1:  # an earlier attempt may have created it: look before creating
-        async with ctx.throttle(settings.erp):
-            posted = await erp.find_sales_order(request.external_reference)
+        posted = await erp.find_sales_order(request.external_reference)
     if posted is None:
-        async with ctx.throttle(settings.erp):
-            posted = await erp.create_sales_order(request)
+        posted = await erp.create_sales_order(request)
     records.save(ctx, rec.evolve(erp_id=posted.id, erp_number=posted.number, stage=Stage.POSTED.value))
     if settings.fulfilment == "erp":  # the ERP runs the warehouse: watch it for shipments
         ctx.emit(stages.ERP_WATCH, {"order_ref": rec.order_ref, "round": 0}, key=watch_key(rec.order_ref, 0))
@@ -58,11 +56,9 @@ async def release(msg: Message, ctx: HandlerContext) -> None:
     request = _release_request(rec, rel)
     wms_ref = None
     if msg.attempts > 1:
-        async with ctx.throttle(rel.connection_id):
-            wms_ref = await wms.find_release(ref)
+        wms_ref = await wms.find_release(ref)
     if wms_ref is None:
-        async with ctx.throttle(rel.connection_id):
-            wms_ref = await wms.release(request)
+        wms_ref = await wms.release(request)
     order = records.canonical(rec)
     for line in rel.lines:
         order.allocate(line["line_ref"], Decimal(line["order_quantity"]))

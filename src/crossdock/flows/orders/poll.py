@@ -22,8 +22,7 @@ async def poll(msg: Message, ctx: HandlerContext) -> None:
     tenant = msg.tenant_id
     cursor = await ctx.read(lambda c: get_cursor(c, tenant, conn_id, CURSOR))
     channel = await connector(ctx, conn_id, role="channel")
-    async with ctx.throttle(conn_id):
-        page = await channel.poll_orders(cursor)
+    page = await channel.poll_orders(cursor)
     for order in page.orders:
         oid = order["AmazonOrderId"]
         ref = f"{channel.channel}:{oid}"

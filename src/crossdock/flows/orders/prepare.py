@@ -79,8 +79,7 @@ async def _price_list(ctx: HandlerContext, erp_id: str | None, items: list[str],
     now = time.monotonic()
     missing = [i for i in items if i not in cache or now - cache[i][0] > PRICE_CACHE_SECONDS]
     if missing:
-        async with ctx.throttle(erp_id):
-            fetched = await erp.prices(missing, currency)
+        fetched = await erp.prices(missing, currency)
         for item in missing:
             cache[item] = (now, fetched.get(item))
     return {i: Money(cache[i][1], currency) for i in items if cache[i][1] is not None}
@@ -131,8 +130,7 @@ async def route_order(msg: Message, ctx: HandlerContext) -> None:
         plan = RoutingPlan((Release(DEFAULT_WAREHOUSE, tuple(lines)),), ())
     else:
         erp = await connector(ctx, settings.erp, role="erp")
-        async with ctx.throttle(settings.erp):
-            stock = await erp.stock(sorted({line.item_code for line in lines}))
+        stock = await erp.stock(sorted({line.item_code for line in lines}))
         plan = route(lines, request.ship_to, rules.routing, stock)
     erp_qty = {line.line_ref: line.quantity for line in request.lines}
     uoms = {line.line_ref: line.uom for line in request.lines}
