@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,15 +30,13 @@ from typing import Any
 
 import httpx
 
-from crossdock.sandbox.state import SandboxConfig
+from crossdock.demo.config import SANDBOX, TENANT, tenant_config
+from crossdock.demo.runner import Child
 from tests.support.o2c_ledger import exception_summary, summary
 
 CROSSDOCK = [str(Path(sys.executable).with_name("crossdock"))]
 if os.environ.get("CROSSDOCK_O2C_ISOLATED_CLI"):  # see tests/support/o2c_cli.py
     CROSSDOCK = [sys.executable, "-m", "tests.support.o2c_cli"]
-TENANT = "northwind"
-CATALOG = [f"CD-{1001 + i}" for i in range(20)]
-SANDBOX = SandboxConfig()
 
 
 def free_port() -> int:
@@ -49,93 +46,15 @@ def free_port() -> int:
 
 
 def hub_config(sandbox_port: int, customer: str, *, unmapped: set[str] = frozenset(), short_pick: str = "cancel") -> str:
-    """The hub's configuration file (YAML; JSON is YAML) for tenant `northwind`."""
-    base = f"http://127.0.0.1:{sandbox_port}"
-    speed = SandboxSettings.speed
-    skus = [s for s in CATALOG if s not in unmapped]
-    doc = {
-        "version": 1,
-        "tenants": [
-            {
-                "id": TENANT,
-                "name": "Northwind Traders",
-                "settings": {"orders": {"erp": "erp", "wms": "wms", "short_pick": short_pick}},
-                "connections": [
-                    {
-                        "id": "shopify",
-                        "kind": "shopify",
-                        "config": {
-                            "shop_domain": SANDBOX.shopify.shop_domain,
-                            "base_url": f"{base}/shopify",
-                            "access_token": SANDBOX.shopify.access_token,
-                            "webhook_secret": SANDBOX.shopify.app_secret,
-                            "timeout_seconds": 5,
-                        },
-                    },
-                    {
-                        "id": "amazon",
-                        "kind": "amazon",
-                        "config": {
-                            "endpoint": f"{base}/amazon",
-                            "lwa_endpoint": f"{base}/amazon/auth/o2/token",
-                            "client_id": SANDBOX.amazon.client_id,
-                            "client_secret": SANDBOX.amazon.client_secret,
-                            "refresh_token": SANDBOX.amazon.refresh_token,
-                            "marketplace_ids": [SANDBOX.amazon.marketplace_id],
-                            "poll_interval_seconds": 1,
-                            "poll_overlap_seconds": 10,
-                            "timeout_seconds": 5,
-                            # The sandbox multiplies Amazon's usage plans by --speed.
-                            "rate_limits": {
-                                "getOrders": {"rate": 0.0167 * speed, "burst": 20},
-                                "getOrderItems": {"rate": 0.5 * speed, "burst": 30},
-                                "getOrderAddress": {"rate": 0.5 * speed, "burst": 30},
-                                "confirmShipment": {"rate": 2.0 * speed, "burst": 10},
-                            },
-                        },
-                    },
-                    {
-                        "id": "erp",
-                        "kind": "erp-rest",
-                        "config": {"base_url": f"{base}/erp", "api_key": SANDBOX.erp.api_key, "timeout_seconds": 3},
-                    },
-                    {
-                        "id": "wms",
-                        "kind": "wms-rest",
-                        "config": {
-                            "base_url": f"{base}/wms",
-                            "api_key": SANDBOX.wms.api_key,
-                            "webhook_secret": SANDBOX.wms.webhook_secret,
-                            "timeout_seconds": 3,
-                        },
-                    },
-                ],
-                "mappings": {
-                    "sku": [
-                        {"channel": channel, "sku": sku, "item": sku}
-                        for sku in skus
-                        for channel in ("shopify", "amazon")
-                    ],
-                    "tax_codes": [
-                        {"channel": "shopify", "title": "*", "tax_code": "US-SALES"},
-                        {"channel": "amazon", "title": "*", "tax_code": "US-MARKETPLACE-FACILITATOR"},
-                    ],
-                    "shipping_methods": [
-                        {"channel": "shopify", "method": "*", "carrier": "UPS", "service": "GROUND"},
-                        {"channel": "amazon", "method": "*", "carrier": "UPS", "service": "SUREPOST"},
-                    ],
-                    "customers": {
-                        "unmatched": {
-                            "shopify": {"policy": "create"},
-                            "amazon": {"policy": "default_account", "account": customer},
-                        }
-                    },
-                    "legal_entities": {"default": "NORTHWIND-US"},
-                },
-                "validation": {"price_tolerance_percent": 50, "currencies": ["USD"]},
-            }
-        ],
-    }
+    """The hub's configuration file (JSON is YAML): the demo's tenant `northwind`, wired to
+    the sandbox on `sandbox_port` at the harness's speed."""
+    doc = tenant_config(
+        f"http://127.0.0.1:{sandbox_port}",
+        amazon_customer=customer,
+        unmapped=tuple(sorted(unmapped)),
+        speed=SandboxSettings.speed,
+        short_pick=short_pick,
+    )
     return json.dumps(doc, indent=1)
 
 
@@ -143,30 +62,6 @@ class SandboxSettings:
     speed = 100.0  # Amazon's rates ×100, its 2-minute listing lag → 1.2 s
     retry_factor = 0.0005  # Shopify's webhook retries: 5 ms ... 4 s
     wms_delay = 0.3
-
-
-@dataclass
-class Proc:
-    name: str
-    proc: subprocess.Popen
-    log: Path
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
-
-    def tail(self, chars: int = 20_000) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return text[-chars:]
 
 
 @dataclass
@@ -178,7 +73,7 @@ class O2C:
     customer: str = ""
     unmapped: set[str] = field(default_factory=set)
     short_pick: str = "cancel"
-    procs: list[Proc] = field(default_factory=list)
+    procs: list[Child] = field(default_factory=list)
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=60))
 
     @property
@@ -230,25 +125,25 @@ class O2C:
             await self.http.aclose()
             if failed:
                 for p in self.procs:
-                    print(f"\n===== {p.name} log (tail) =====\n{p.tail()}", file=sys.stderr)
+                    print(f"\n===== {p.name} log (tail) =====\n{p.tail(20_000)}", file=sys.stderr)
 
-    def _spawn(self, name: str, args: list[str]) -> Proc:
+    def _spawn(self, name: str, args: list[str]) -> Child:
         log = self.tmp / f"{name}.log"
         out = log.open("wb")
         proc = subprocess.Popen([*CROSSDOCK, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT)
         out.close()
-        p = Proc(name, proc, log)
+        p = Child(name, proc, log)
         self.procs.append(p)
         return p
 
-    async def _ready(self, p: Proc, url: str, timeout: float = 60.0) -> None:
+    async def _ready(self, p: Child, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
                 if (await self.http.get(url, timeout=2)).status_code == 200:
                     return
             if not p.alive():
-                raise AssertionError(f"{p.name} exited during start:\n{p.tail()}")
+                raise AssertionError(f"{p.name} exited during start:\n{p.tail(20_000)}")
             await asyncio.sleep(0.1)
         raise AssertionError(f"{p.name} did not become ready at {url}")
 

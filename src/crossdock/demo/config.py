@@ -41,6 +41,7 @@ def tenant_config(
     unmapped: tuple[str, ...] = (UNMAPPED_SKU,),
     speed: float = 1.0,
     tenant: str = TENANT,
+    short_pick: str = "cancel",
 ) -> dict[str, Any]:
     """The `crossdock apply` document for one tenant wired to the sandbox at `sandbox_url`."""
     base = sandbox_url.rstrip("/")
@@ -51,7 +52,7 @@ def tenant_config(
             {
                 "id": tenant,
                 "name": "Northwind Traders (demo)",
-                "settings": {"orders": {"erp": "erp", "wms": "wms", "short_pick": "cancel"}},
+                "settings": {"orders": {"erp": "erp", "wms": "wms", "short_pick": short_pick}},
                 "connections": [
                     {
                         "id": "shopify",
