@@ -11,6 +11,7 @@
           low_stock: 5                  # a decrease to 5 or fewer is urgent (default: zero_below)
           inbound_horizon_days: 7       # absent: inbound stock never counts
           dampen_increase_seconds: 300  # hold increases this long (not from 0)
+      accept_orders_beyond_stock: false # default: an order beyond free stock waits (exception)
 
 Stored as the tenant's `availability` rule document (`store.mappings.RULES`).
 """
@@ -77,6 +78,10 @@ class ChannelAvailability(Strict):
 
 class AvailabilitySection(Strict):
     channels: dict[ConnectionId, ChannelAvailability] = Field(default_factory=dict)
+    # A captured order reserves its units at validation. By default an order the free stock
+    # cannot cover waits as `business.insufficient_stock` instead of reaching the ERP, so
+    # no unit is sold twice; true lets it through (the ERP backorders it).
+    accept_orders_beyond_stock: bool = False
 
     def to_domain(self) -> tuple[ChannelRule, ...]:
         return tuple(entry.to_domain(cid) for cid, entry in sorted(self.channels.items()))

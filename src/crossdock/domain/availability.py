@@ -286,3 +286,33 @@ def settle(
 def open_units(reservations: Iterable[Reservation]) -> Decimal:
     """Units still reserved (what `compute` subtracts as `reserved`)."""
     return sum((r.quantity for r in reservations if r.state is ReservationState.RESERVED), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """An order wants more of an item than is free for it (`free` may be negative)."""
+
+    item: str
+    wanted: Decimal
+    free: Decimal
+
+
+def shortfalls(
+    wanted: dict[str, Decimal], positions: Iterable[Position], reserved_by_others: dict[str, Decimal]
+) -> list[Shortfall]:
+    """The items of `wanted` that the stock cannot cover.
+
+    Free stock is on hand − allocated − unavailable over every location, less what other
+    orders hold. Only items with at least one position are checked: an item whose stock
+    nobody reports is not tracked, and an untracked item never stops an order."""
+    supply: dict[str, Decimal] = {}
+    for p in positions:
+        supply[p.item] = supply.get(p.item, ZERO) + p.on_hand - p.allocated - p.unavailable
+    short = []
+    for item, qty in sorted(wanted.items()):
+        if item not in supply or qty <= ZERO:
+            continue
+        free = supply[item] - reserved_by_others.get(item, ZERO)
+        if qty > free:
+            short.append(Shortfall(item, qty, free))
+    return short

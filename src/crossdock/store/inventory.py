@@ -26,8 +26,11 @@ from crossdock.domain.availability import (
     Position,
     Reservation,
     ReservationState,
+    reserve,
+    shortfalls,
 )
 from crossdock.domain.availability_rules import ZERO, ChannelRule, ChannelState
+from crossdock.errors import PermanentError
 from crossdock.store.tables import (
     channel_availability,
     inventory_positions,
@@ -38,11 +41,17 @@ from crossdock.store.tables import (
 RULES_NAME = "availability"  # the tenant_rules document holding the `availability:` section
 
 
-def availability_rules(conn: Connection, tenant_id: str) -> tuple[ChannelRule, ...]:
-    """The tenant's channel rules (none when the tenant has no `availability:` section)."""
+def availability_section(conn: Connection, tenant_id: str) -> AvailabilitySection | None:
+    """The tenant's `availability:` section (None: the tenant keeps no availability)."""
     key = (tenant_rules.c.tenant_id == tenant_id, tenant_rules.c.name == RULES_NAME)
     text = conn.execute(select(tenant_rules.c.value).where(*key)).scalar()
-    return AvailabilitySection.model_validate_json(text).to_domain() if text else ()
+    return AvailabilitySection.model_validate_json(text) if text else None
+
+
+def availability_rules(conn: Connection, tenant_id: str) -> tuple[ChannelRule, ...]:
+    """The tenant's channel rules (none when the tenant has no `availability:` section)."""
+    section = availability_section(conn, tenant_id)
+    return section.to_domain() if section is not None else ()
 
 
 # --------------------------------------------------------------------------- positions
@@ -136,6 +145,68 @@ def save_reservations(conn: Connection, tenant_id: str, rows: Iterable[Reservati
             conn.execute(
                 insert(t).values(tenant_id=tenant_id, order_ref=r.order_ref, item_code=r.item, **values)
             )
+
+
+def reserve_order(
+    conn: Connection,
+    tenant_id: str,
+    order_ref: str,
+    lines: Iterable[tuple[str, Decimal]],
+    now: float,
+    *,
+    within_stock: bool,
+) -> list[str]:
+    """Make the order hold exactly `lines`; returns the items whose reservation changed.
+
+    With `within_stock`, an order may only hold what is free: on hand − allocated −
+    unavailable over all locations, less what other orders hold. The item's positions are
+    locked first (PostgreSQL), so two orders reserving the last unit run one after the
+    other and the second sees the first's reservation; SQLite has one writer anyway.
+    An order that does not fit raises `business.insufficient_stock` and holds nothing new."""
+    rows = reserve(read_reservations(conn, tenant_id, order_ref), order_ref, lines)
+    growing = {r.item: r.quantity for r in rows if r.state is ReservationState.RESERVED}
+    if within_stock and growing:
+        t = inventory_positions
+        q = (
+            select(t)
+            .where(t.c.tenant_id == tenant_id, t.c.item_code.in_(sorted(growing)))
+            .order_by(t.c.item_code, t.c.location)
+        )
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        positions = [_position(r) for r in conn.execute(q)]
+        others = _reserved_by_others(conn, tenant_id, order_ref, growing)
+        short = shortfalls(growing, positions, others)
+        if short:
+            detail = "; ".join(f"{s.item}: wants {s.wanted}, {max(s.free, ZERO)} free" for s in short)
+            raise PermanentError(
+                "business.insufficient_stock",
+                f"order {order_ref} cannot be reserved: {detail}",
+                "Stock ran out before this order was accepted (the channel sold beyond what "
+                "Crossdock had published). Retry when stock arrives, or cancel the order on the "
+                "channel and resolve this exception.",
+                context={"items": [{"item": s.item, "wanted": str(s.wanted), "free": str(s.free)} for s in short]},
+            )
+    save_reservations(conn, tenant_id, rows, now)
+    return [r.item for r in rows]
+
+
+def _reserved_by_others(
+    conn: Connection, tenant_id: str, order_ref: str, items: Collection[str]
+) -> dict[str, Decimal]:
+    t = inventory_reservations
+    rows = conn.execute(
+        select(t.c.item_code, t.c.quantity).where(
+            t.c.tenant_id == tenant_id,
+            t.c.item_code.in_(sorted(items)),
+            t.c.state == ReservationState.RESERVED.value,
+            t.c.order_ref != order_ref,
+        )
+    )
+    totals: dict[str, Decimal] = {}
+    for item, qty in rows:
+        totals[item] = totals.get(item, ZERO) + Decimal(qty)
+    return totals
 
 
 def reserved_totals(conn: Connection, tenant_id: str, items: Collection[str]) -> dict[str, Decimal]:

@@ -2,7 +2,8 @@
 from the order flow, and per channel the quantity it may list (`inventory.changed`),
 handed to the channel publishers as `availability.publish`.
 
-For the order flow: `reservation_messages(order_ref, lines, action)`.
+For the order flow: `reserve_for_order` (at validation, within the free stock) and
+`settle_for_order` (cancelled, shipped), built on `reservation_messages(order_ref, lines, action)`.
 For the publishers: `kinds.PUBLISH` payloads {connection_id, item, quantity, urgency};
 the computed value and its explanation: `store.inventory.get_channel_availability`."""
 
@@ -10,9 +11,21 @@ from __future__ import annotations
 
 from crossdock.engine.handlers import Registry
 from crossdock.flows.inventory import channels, kinds, reservations, stock
-from crossdock.flows.inventory.reservations import ReservationMessage, reservation_messages
+from crossdock.flows.inventory.reservations import (
+    ReservationMessage,
+    reservation_messages,
+    reserve_for_order,
+    settle_for_order,
+)
 
-__all__ = ["ReservationMessage", "kinds", "register", "reservation_messages"]
+__all__ = [
+    "ReservationMessage",
+    "kinds",
+    "register",
+    "reservation_messages",
+    "reserve_for_order",
+    "settle_for_order",
+]
 
 
 def register(registry: Registry) -> None:

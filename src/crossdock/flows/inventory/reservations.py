@@ -58,6 +58,34 @@ def reservation_messages(
     return [ReservationMessage(_KINDS[action], payload, order_ref)]
 
 
+async def reserve_for_order(ctx: HandlerContext, order_ref: str, lines: Iterable[tuple[str, Decimal]]) -> None:
+    """From the order flow's validation: the order holds exactly `lines` (item codes, stock
+    units) in the same transaction as the step's outcome. Beyond the free stock the step
+    fails as `business.insufficient_stock` (unless the tenant accepts orders beyond stock),
+    so the order never reaches the ERP on units another order holds. Tenants without an
+    `availability:` section keep no reservations."""
+    tenant = ctx.message.tenant_id
+    section = await ctx.read(lambda c: store.availability_section(c, tenant))
+    if section is None:
+        return
+    wanted = [(item, Decimal(qty)) for item, qty in lines]
+    within = not section.accept_orders_beyond_stock
+    ctx.stage(lambda c: store.reserve_order(c, tenant, order_ref, wanted, ctx.now, within_stock=within))
+    changed(ctx, [item for item, _ in wanted])
+
+
+async def settle_for_order(
+    ctx: HandlerContext, order_ref: str, lines: Iterable[tuple[str, Decimal]] | None, action: Action
+) -> None:
+    """From the order flow: the order's units were released, converted or consumed
+    (`lines` None: everything it holds). Applied by the inventory flow, in the order's own order."""
+    tenant = ctx.message.tenant_id
+    if await ctx.read(lambda c: store.availability_section(c, tenant)) is None:
+        return
+    for kind, payload, key in reservation_messages(order_ref, None if lines is None else list(lines), action):
+        ctx.emit(kind, payload, ordering_key=key)
+
+
 async def reservation(msg: Message, ctx: HandlerContext) -> None:
     """inventory.reserve | release | convert | consume."""
     payload = ctx.payload

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError, Severity
+from crossdock.flows.inventory import settle_for_order
 from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.stages import Stage
@@ -62,3 +63,4 @@ async def erp_cancel(msg: Message, ctx: HandlerContext) -> None:
         order.cancel("cancelled on the channel")
         rec = records.with_order(rec, order)
     records.save(ctx, rec.evolve(stage=Stage.CANCELLED.value))
+    await settle_for_order(ctx, rec.order_ref, None, "release")

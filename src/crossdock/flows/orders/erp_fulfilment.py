@@ -68,7 +68,7 @@ async def erp_watch(msg: Message, ctx: HandlerContext) -> None:
             packages=(package_for(ref, erp_shipment.tracking_number, None, lines),),
         )
         erp_quantities = {line_id: erp_qty for line_id, (_, erp_qty, _) in shipped.items()}
-        record_shipment(ctx, rec, order, shipment, erp_quantities)
+        await record_shipment(ctx, rec, order, shipment, erp_quantities)
     if any(line.open > 0 for line in order.lines):
         _watch_again(ctx, rec, int(ctx.payload.get("round", 0)) + 1, settings.erp_watch_seconds)
 

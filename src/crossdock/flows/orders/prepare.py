@@ -19,6 +19,7 @@ from crossdock.domain.serde import to_plain
 from crossdock.domain.validation import check_order
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import PermanentError, Severity
+from crossdock.flows.inventory import reserve_for_order
 from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.fulfil import sales_order_of
@@ -66,6 +67,7 @@ async def validate(msg: Message, ctx: HandlerContext) -> None:
         raise _permanent(exc) from exc
     request = sales_order_request(mapped)
     records.save(ctx, rec.evolve(mapped=to_plain(request), stage=Stage.VALIDATED.value, problem=None))
+    await reserve_for_order(ctx, rec.order_ref, [(line.item_code, line.quantity) for line in request.lines])
     channel = await connector(ctx, rec.connection_id, role="channel")
     if getattr(channel, "requires_acknowledgement", False):
         ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref})

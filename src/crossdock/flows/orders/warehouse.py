@@ -15,8 +15,10 @@ from crossdock.domain.serde import to_plain
 from crossdock.domain.shipments import Package, Shipment, ShipmentLine, WarehouseEventKind
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
+from crossdock.flows.inventory import settle_for_order
 from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import order_settings
+from crossdock.flows.orders.fulfil import sales_order_of
 from crossdock.flows.orders.stages import Stage
 from crossdock.records import Message
 from crossdock.store.orders import OrderRecord, ReleaseRecord, ShipmentRecord
@@ -41,6 +43,11 @@ async def warehouse_event(msg: Message, ctx: HandlerContext) -> None:
     # picked and packed change no quantity; they stay in the order's timeline.
 
 
+def _items(rel: ReleaseRecord) -> dict[str, str]:
+    """Per order line: its item code (what reservations and stock count)."""
+    return {line["line_ref"]: line["item_code"] for line in rel.lines}
+
+
 def _to_order_units(rel: ReleaseRecord) -> dict[str, Decimal]:
     """Per order line: channel units per warehouse unit."""
     return {line["line_ref"]: Decimal(line["order_quantity"]) / Decimal(line["quantity"]) for line in rel.lines}
@@ -63,6 +70,9 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
     records.save(ctx, records.with_order(rec, order))
     if cancelled:
         ctx.emit(stages.CANCEL_LINES, {"order_ref": rec.order_ref, "lines": cancelled, "reason": "short pick"})
+        items = _items(rel)
+        short = [(items[line.line_id], line.shortfall) for line in event.lines if line.line_id in cancelled]
+        await settle_for_order(ctx, rec.order_ref, short, "release")
 
 
 async def _shipped(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, event: WmsEvent) -> None:
@@ -90,12 +100,12 @@ async def _shipped(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, ev
         location_ref=rel.warehouse,
     )
     erp_quantities = {line.line_id: line.quantity for line in w.lines}
-    record_shipment(ctx, rec, order, shipment, erp_quantities, release_ref=rel.release_ref)
+    await record_shipment(ctx, rec, order, shipment, erp_quantities, release_ref=rel.release_ref)
     if event.final:
         records.save_release(ctx, rel.evolve(state="done"))
 
 
-def record_shipment(
+async def record_shipment(
     ctx: HandlerContext,
     rec: OrderRecord,
     order: Order,
@@ -105,7 +115,8 @@ def record_shipment(
     release_ref: str | None = None,
 ) -> None:
     """Keep a shipment whose lines `order` has shipped already; confirm it to the channel
-    and invoice it. `erp_quantities`: per order line, the quantity in the ERP's units."""
+    and invoice it; the shipped units no longer hold stock. `erp_quantities`: per order
+    line, the quantity in the ERP's units."""
     ref = shipment.shipment_id
     document = to_plain(shipment) | {"erp_quantities": {k: str(v) for k, v in erp_quantities.items()}}
     records.save_shipment(ctx, ShipmentRecord(rec.tenant_id, ref, rec.order_ref, document, release_ref))
@@ -113,6 +124,9 @@ def record_shipment(
     records.save(ctx, records.with_order(rec, order, stage=(Stage.SHIPPED if done else Stage.PARTIALLY_SHIPPED).value))
     ctx.emit(stages.CONFIRM_SHIPMENT, {"order_ref": rec.order_ref, "shipment_ref": ref})
     ctx.emit(stages.POST_INVOICE, {"order_ref": rec.order_ref, "shipment_ref": ref})
+    items = {line.line_ref: line.item_code for line in sales_order_of(rec).lines}
+    shipped = [(items[k], q) for k, q in erp_quantities.items() if k in items]
+    await settle_for_order(ctx, rec.order_ref, shipped, "consume")
 
 
 def package_for(shipment_ref: str, tracking_number: str | None, tracking_url: str | None, lines) -> Package:

@@ -1,0 +1,79 @@
+"""An order reserves its units within the free stock, in the transaction of its validation
+step; two orders reserving the last units run one after the other (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+
+from crossdock.domain.availability import Position, ReservationState, settle
+from crossdock.errors import PermanentError
+from crossdock.store import inventory as store
+from crossdock.store.db import make_engine
+
+T = "acme"
+
+
+@pytest.fixture
+def engine(settings):
+    e = make_engine(settings.database_url)
+    with e.begin() as c:
+        store.apply_snapshot(
+            c,
+            T,
+            [Position("SKU-1", "WH1", Decimal(8), Decimal(1)), Position("SKU-1", "WH2", Decimal(3))],
+            "erp",
+            1.0,
+        )
+    yield e
+    e.dispose()
+
+
+def reserve(engine, ref: str, qty: int, item: str = "SKU-1", within: bool = True) -> list[str]:
+    with engine.begin() as c:
+        return store.reserve_order(c, T, ref, [(item, Decimal(qty))], 2.0, within_stock=within)
+
+
+def held(engine, ref: str) -> list[tuple[str, Decimal, ReservationState]]:
+    with engine.connect() as c:
+        return [(r.item, r.quantity, r.state) for r in store.read_reservations(c, T, ref)]
+
+
+def test_orders_hold_only_the_free_stock(engine):
+    assert reserve(engine, "o:1", 7) == ["SKU-1"]  # 8 − 1 + 3 = 10 free
+    with pytest.raises(PermanentError) as err:
+        reserve(engine, "o:2", 4)
+    assert err.value.category == "business.insufficient_stock"
+    assert "SKU-1: wants 4, 3 free" in err.value.detail
+    assert held(engine, "o:2") == []  # nothing held by the refused order
+    assert reserve(engine, "o:2", 3) == ["SKU-1"]
+    assert reserve(engine, "o:1", 7) == []  # the same lines again change nothing
+    assert reserve(engine, "o:1", 6) == ["SKU-1"]  # an order may shrink
+    assert reserve(engine, "o:9", 5, item="UNTRACKED") == ["UNTRACKED"]  # no stock reported: no check
+    assert reserve(engine, "o:3", 50, within=False) == ["SKU-1"]  # the tenant accepts orders beyond stock
+
+
+def test_released_units_are_free_again(engine):
+    reserve(engine, "o:1", 10)
+    with pytest.raises(PermanentError):
+        reserve(engine, "o:2", 1)
+    with engine.begin() as c:
+        store.save_reservations(c, T, settle(store.read_reservations(c, T, "o:1"), None, ReservationState.RELEASED), 3.0)
+    assert reserve(engine, "o:2", 10) == ["SKU-1"]
+
+
+def test_concurrent_orders_never_hold_more_than_the_stock(engine):
+    def attempt(i: int) -> bool:
+        try:
+            reserve(engine, f"o:{i}", 1)
+            return True
+        except PermanentError:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        accepted = sum(pool.map(attempt, range(40)))
+    assert accepted == 10
+    with engine.connect() as c:
+        assert store.reserved_totals(c, T, ["SKU-1"]) == {"SKU-1": Decimal(10)}
