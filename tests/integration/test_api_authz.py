@@ -16,6 +16,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,6 +35,7 @@ from crossdock.store import api_keys, migrate
 from crossdock.store import messages as store
 from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
+from crossdock.store.inventory import ChannelAvailabilityRecord, save_channel_availability
 from crossdock.store.orders import OrderRecord, save_order
 from crossdock.store.tables import audit_log, exceptions
 from tests.conftest import PG_SKIP, PG_URL, _truncate_all
@@ -110,6 +112,7 @@ def _seed(settings: Settings) -> World:
         failing = NewMessage(t, "test.fail", f"{t}-f", "{}", correlation_id=ref, connection_id=f"{t}-erp")
         hub.database.transaction(store.insert, [failing], now)
         objects[t] = {"order": ref}
+        hub.database.transaction(save_channel_availability, _availability(t, now))
     asyncio.run(hub.worker().run_until_idle(timeout=20))
     with hub.engine.connect() as c:
         for t in (OWN, FOREIGN):
@@ -125,6 +128,12 @@ def _seed(settings: Settings) -> World:
     revoked_id = hub.database.transaction(api_keys.lookup, keys["revoked"]).id
     hub.database.transaction(api_keys.revoke, revoked_id, "test", now)
     return World(hub, TestClient(create_app(hub, run_workers=False)), keys, objects)
+
+
+def _availability(tenant: str, now: float) -> ChannelAvailabilityRecord:
+    steps = [{"step": "on_hand", "value": "7", "total": "7", "rule": ""}]
+    plain = {"item": "SKU-1", "connection_id": f"{tenant}-erp", "quantity": "7", "explanation": steps}
+    return ChannelAvailabilityRecord(tenant, f"{tenant}-erp", "SKU-1", Decimal(7), now, plain, Decimal(7), now)
 
 
 def _key(hub, name: str, role: Role, tenants: list[str]) -> str:
@@ -205,6 +214,7 @@ READS = {
     "exception_groups": "/api/v1/exceptions?tenant={t}&group_by=category",
     "exception": "/api/v1/exceptions/{exception}",
     "metrics": "/api/v1/metrics/summary?tenant={t}",
+    "availability": "/api/v1/availability?item=SKU-1&channel={t}-erp",
 }
 
 # name → (path, body, status when it succeeds)

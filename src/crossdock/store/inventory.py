@@ -299,3 +299,68 @@ def save_channel_availability(conn: Connection, rec: ChannelAvailabilityRecord) 
                 tenant_id=rec.tenant_id, connection_id=rec.connection_id, item_code=rec.item, **values
             )
         )
+
+
+# --------------------------------------------------------------------------- read model
+
+
+def availability_view(
+    conn: Connection, tenant_ids: tuple[str, ...] | None, item: str, connection_id: str | None
+) -> list[dict[str, Any]]:
+    """What each channel (or the one asked) may list of `item`, and how it was computed:
+    the stored explanation, what was last handed to publishing, the item's positions per
+    location and the orders holding it. `tenant_ids` None: every tenant."""
+    t = channel_availability
+    q = select(t).where(t.c.item_code == item)
+    if tenant_ids is not None:
+        q = q.where(t.c.tenant_id.in_(tenant_ids))
+    if connection_id is not None:
+        q = q.where(t.c.connection_id == connection_id)
+    records = [_channel_record(r) for r in conn.execute(q.order_by(t.c.tenant_id, t.c.connection_id))]
+    out = []
+    stock: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    for rec in records:
+        if rec.tenant_id not in stock:
+            stock[rec.tenant_id] = (_positions_plain(conn, rec.tenant_id, item), _holders(conn, rec.tenant_id, item))
+        positions, holders = stock[rec.tenant_id]
+        out.append(
+            {
+                "tenant_id": rec.tenant_id,
+                "channel": rec.connection_id,
+                "item": rec.item,
+                "quantity": str(rec.computed),
+                "computed_at": rec.computed_at,
+                "explanation": rec.explanation.get("explanation", []),
+                "published": None if rec.published is None else str(rec.published),
+                "published_at": rec.published_at,
+                "increase_held_since": rec.pending_since,
+                "positions": positions,
+                "reserved_by": holders,
+            }
+        )
+    return out
+
+
+def _positions_plain(conn: Connection, tenant_id: str, item: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "location": p.location,
+            "on_hand": str(p.on_hand),
+            "allocated": str(p.allocated),
+            "unavailable": str(p.unavailable),
+            "inbound": [{"quantity": str(i.quantity), "expected": i.expected.isoformat()} for i in p.inbound],
+        }
+        for p in read_positions(conn, tenant_id, [item])
+    ]
+
+
+def _holders(conn: Connection, tenant_id: str, item: str, limit: int = 50) -> list[dict[str, str]]:
+    """The orders holding the item (at most `limit`, largest first)."""
+    t = inventory_reservations
+    rows = conn.execute(
+        select(t.c.order_ref, t.c.quantity).where(
+            t.c.tenant_id == tenant_id, t.c.item_code == item, t.c.state == ReservationState.RESERVED.value
+        )
+    )
+    held = sorted(((Decimal(q), ref) for ref, q in rows), reverse=True)[:limit]
+    return [{"order_ref": ref, "quantity": str(q)} for q, ref in held]
