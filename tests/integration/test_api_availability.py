@@ -16,10 +16,11 @@ from crossdock.api.app import create_app
 from crossdock.configuration import SecretBox, load_text
 from crossdock.flows.inventory import kinds
 from crossdock.records import NewMessage
-from crossdock.store import api_keys
+from crossdock.store import api_keys, users
 from crossdock.store import messages as message_store
 from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
+from tests.integration.test_console import PASSWORD, sign_in
 
 CONFIG = """
 version: 1
@@ -60,6 +61,10 @@ def api(settings):
     hub.database.transaction(message_store.insert, [stock, order], time.time())
     asyncio.run(hub.worker().run_until_idle(timeout=30))
     key = hub.database.transaction(api_keys.create, "v", Role.TENANT_VIEWER, ["acme"], "test", time.time())
+    with hub.engine.begin() as c:
+        users.create_user(
+            c, "vic", users.hash_password(PASSWORD), Role.TENANT_VIEWER, ["acme"], "t", time.time()
+        )
     client = TestClient(
         create_app(hub, run_workers=False), headers={"Authorization": f"Bearer {key.plaintext}"}
     )
@@ -97,3 +102,15 @@ def test_unknown_or_invalid_questions_get_a_clear_4xx(api, params, status):
     response = api.get("/api/v1/availability", params=params)
     assert response.status_code == status, response.text
     assert set(response.json()["error"]) == {"code", "message", "hint"}
+
+
+def test_the_console_explains_an_item_as_a_waterfall(api):
+    assert sign_in(api, "vic").status_code == 303
+    listing = api.get("/console/tenants/acme/availability")
+    assert listing.status_code == 200 and "?item=SKU-1" in listing.text
+    page = api.get("/console/tenants/acme/availability", params={"item": "SKU-1"})
+    assert page.status_code == 200
+    assert "acme-shop: <strong>40</strong> may be listed" in page.text
+    assert page.text.count('class="wf-bar') == 6  # on hand, allocated, reserved, unavailable, safety, cap
+    assert "shopify:1" in page.text  # the order holding units
+    assert api.get("/console/tenants/globex/availability").status_code == 404

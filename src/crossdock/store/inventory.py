@@ -364,3 +364,19 @@ def _holders(conn: Connection, tenant_id: str, item: str, limit: int = 50) -> li
     )
     held = sorted(((Decimal(q), ref) for ref, q in rows), reverse=True)[:limit]
     return [{"order_ref": ref, "quantity": str(q)} for q, ref in held]
+
+
+def recent_availability(conn: Connection, tenant_id: str, q: str = "", limit: int = 50) -> list[dict[str, Any]]:
+    """The tenant's most recently computed item × channel quantities (items containing `q`)."""
+    t = channel_availability
+    stmt = select(t.c.item_code, t.c.connection_id, t.c.computed, t.c.published, t.c.computed_at).where(
+        t.c.tenant_id == tenant_id
+    )
+    if q:
+        stmt = stmt.where(t.c.item_code.contains(q, autoescape=True))
+    rows = conn.execute(stmt.order_by(t.c.computed_at.desc(), t.c.item_code, t.c.connection_id).limit(limit))
+    return [
+        {"item": r.item_code, "channel": r.connection_id, "quantity": r.computed, "published": r.published,
+         "computed_at": r.computed_at}
+        for r in rows
+    ]

@@ -1,10 +1,12 @@
-"""Console pages that look: tenants, a tenant's overview, orders and their timelines, connections.
+"""Console pages that look: tenants, a tenant's overview, orders and their timelines, connections,
+the availability explainer.
 
 Every tenant in a URL is checked against the viewer first: a tenant the viewer may not
 see answers 404 exactly like one that does not exist."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +16,7 @@ from crossdock.access import ALL_TENANTS
 from crossdock.api.console.web import NotFound, Viewing, hub_of, redirect, render
 from crossdock.store import console_queries as views
 from crossdock.store import console_trail as trail
+from crossdock.store import inventory
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -81,3 +84,46 @@ async def connections(request: Request, viewer: Viewing, tenant_id: str) -> HTML
         raise NotFound()
     rows = await hub.database.read(trail.connection_health, tenant_id, hub.clock())
     return render(request, "connections.html", tenant=tenant_id, rows=rows)
+
+
+@router.get("/tenants/{tenant_id}/availability", response_class=HTMLResponse)
+async def availability(
+    request: Request,
+    viewer: Viewing,
+    tenant_id: str,
+    item: Annotated[str, Query(max_length=200)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """The availability explainer: one item's quantity per channel as a waterfall of its
+    steps (on hand down to what the channel may list), or the recently computed items."""
+    viewer.check(tenant_id)
+    hub = hub_of(request)
+    if await hub.database.read(views.tenant_name, tenant_id) is None:
+        raise NotFound()
+    if not item:
+        rows = await hub.database.read(inventory.recent_availability, tenant_id, q.strip())
+        return render(request, "availability.html", tenant=tenant_id, rows=rows, q=q, item="", channels=[])
+    channels = await hub.database.read(inventory.availability_view, (tenant_id,), item, None)
+    for view in channels:
+        view["waterfall"] = waterfall(view["explanation"])
+    return render(request, "availability.html", tenant=tenant_id, rows=[], q=q, item=item, channels=channels)
+
+
+def waterfall(steps: list[dict]) -> list[dict]:
+    """Each step as a bar from the running total before it to the total after it, in
+    percent of the largest running total (so the chart needs no script)."""
+    totals = [Decimal(s["total"]) for s in steps]
+    scale = max([abs(t) for t in totals] + [Decimal(1)])
+    bars, before = [], Decimal(0)
+    for step, total in zip(steps, totals, strict=True):
+        low, high = sorted((max(before, Decimal(0)), max(total, Decimal(0))))
+        bars.append(
+            step
+            | {
+                "left": float(low / scale * 100),
+                "width": max(float((high - low) / scale * 100), 0.4),
+                "down": Decimal(step["value"]) < 0,
+            }
+        )
+        before = total
+    return bars
