@@ -124,6 +124,8 @@ async def test_five_hundred_orders_through_duplicates_outage_throttling_and_shor
         assert ledger.problems() == []
         assert state["erp"]["duplicate_references"] == []
         assert o2c.exceptions() == []
+        # Every order ends closed or cancelled, also those whose last units a short pick cancelled.
+        assert set(o2c.stages()) <= {"closed", "cancelled"}, o2c.stages()
         injected = state["faults"]
         print(
             f"\n{CHAOS_ORDERS} orders in {time.monotonic() - started:.0f}s; "

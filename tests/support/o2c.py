@@ -188,6 +188,21 @@ class O2C:
         self.unmapped -= skus
         self.apply()
 
+    def stages(self) -> dict[str, int]:
+        """How many of the tenant's orders the hub holds in each stage."""
+        from sqlalchemy import func, select
+
+        from crossdock.store.db import make_engine
+        from crossdock.store.tables import orders
+
+        engine = make_engine(self.env["CROSSDOCK_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                q = select(orders.c.stage, func.count()).where(orders.c.tenant_id == TENANT).group_by(orders.c.stage)
+                return {stage: n for stage, n in conn.execute(q)}
+        finally:
+            engine.dispose()
+
     def exceptions(self, status: str = "open") -> list[dict[str, Any]]:
         """The hub's exceptions of the tenant, read from its database (as `exceptions list`)."""
         from crossdock.store import exceptions as desk

@@ -67,12 +67,26 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
         else:
             order.release_allocation(line.line_id, units)
             order.backorder(line.line_id, units)
-    records.save(ctx, records.with_order(rec, order))
+    records.save(ctx, records.with_order(rec, order, stage=(await _stage_after_short_pick(ctx, rec, order)).value))
     if cancelled:
         ctx.emit(stages.CANCEL_LINES, {"order_ref": rec.order_ref, "lines": cancelled, "reason": "short pick"})
         items = _items(rel)
         short = [(items[line.line_id], line.shortfall) for line in event.lines if line.line_id in cancelled]
         await settle_for_order(ctx, rec.order_ref, short, "release")
+
+
+async def _stage_after_short_pick(ctx: HandlerContext, rec: OrderRecord, order: Order) -> Stage:
+    """A short pick cancelled the last open units: the order is done. Nothing shipped:
+    cancelled; something shipped: shipped, or closed when every shipment is confirmed
+    and invoiced already (no later step would close it)."""
+    stage = Stage(rec.stage)
+    if any(line.open > 0 for line in order.lines) or stage in stages.CLOSED_STAGES:
+        return stage
+    if all(line.shipped == 0 for line in order.lines):
+        return Stage.CANCELLED
+    shipments = await records.shipments(ctx, rec.order_ref)
+    settled = all(s.confirmation_ref and s.invoice_ref for s in shipments)
+    return Stage.CLOSED if settled else Stage.SHIPPED
 
 
 async def _shipped(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, event: WmsEvent) -> None:
