@@ -3,14 +3,23 @@ step; two orders reserving the last units run one after the other (SQLite and Po
 
 from __future__ import annotations
 
+import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from cryptography.fernet import Fernet
 
+from crossdock import bootstrap
+from crossdock.configuration import SecretBox, load_text
 from crossdock.domain.availability import Position, ReservationState, settle
 from crossdock.errors import PermanentError
+from crossdock.flows.inventory import kinds
+from crossdock.records import NewMessage
 from crossdock.store import inventory as store
+from crossdock.store import messages as message_store
+from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
 
 T = "acme"
@@ -60,7 +69,9 @@ def test_released_units_are_free_again(engine):
     with pytest.raises(PermanentError):
         reserve(engine, "o:2", 1)
     with engine.begin() as c:
-        store.save_reservations(c, T, settle(store.read_reservations(c, T, "o:1"), None, ReservationState.RELEASED), 3.0)
+        store.save_reservations(
+            c, T, settle(store.read_reservations(c, T, "o:1"), None, ReservationState.RELEASED), 3.0
+        )
     assert reserve(engine, "o:2", 10) == ["SKU-1"]
 
 
@@ -77,3 +88,52 @@ def test_concurrent_orders_never_hold_more_than_the_stock(engine):
     assert accepted == 10
     with engine.connect() as c:
         assert store.reserved_totals(c, T, ["SKU-1"]) == {"SKU-1": Decimal(10)}
+
+
+CONFIG = """
+version: 1
+tenants:
+  - id: acme
+    name: ACME Distribution
+    connections:
+      - {id: acme-wms, kind: http, config: {url: "http://127.0.0.1:9/wms"}}
+      - {id: acme-shop, kind: http, config: {url: "http://127.0.0.1:9/shop"}}
+    availability:
+      channels:
+        acme-shop: {locations: [WH1]}
+"""
+
+
+def test_a_shipment_report_naming_the_order_ends_its_hold_with_the_stock_it_took(settings, engine):
+    """The on-hand decrement and the end of the order's reservation commit together: in
+    between, the shipped units are never free for another order."""
+    apply_config(
+        engine,
+        load_text(CONFIG),
+        "crossdock.yaml",
+        CONFIG,
+        "ops",
+        SecretBox([Fernet.generate_key().decode()]),
+    )
+    reserve(engine, "o:1", 4)
+    reserve(engine, "o:2", 6)  # 10 free: all held
+    hub = bootstrap.build(settings)
+    try:
+        shipped = {
+            "warehouse": "WH1",
+            "reason": "shipment",
+            "reference": "o:1@WH1-S1",
+            "order_reference": "o:1",
+            "adjustments": [{"item": "SKU-1", "location": "WH1", "on_hand": -3}],
+        }
+        msg = NewMessage(T, kinds.ADJUSTED, "ship-1", shipped, connection_id="acme-wms")
+        hub.database.transaction(message_store.insert, [msg], time.time())
+        asyncio.run(hub.worker().run_until_idle(timeout=30))
+    finally:
+        hub.close()
+    assert held(engine, "o:1") == [("SKU-1", Decimal(1), ReservationState.RESERVED)]  # 1 still to ship
+    with engine.connect() as c:
+        on_hand = sum(p.on_hand for p in store.read_positions(c, T, ["SKU-1"]))
+    assert on_hand == 8  # 11 − 3
+    with pytest.raises(PermanentError):  # 8 − 1 allocated = 7 free, 1 + 6 held: nothing free
+        reserve(engine, "o:3", 1)

@@ -11,7 +11,9 @@
           low_stock: 5                  # a decrease to 5 or fewer is urgent (default: zero_below)
           inbound_horizon_days: 7       # absent: inbound stock never counts
           dampen_increase_seconds: 300  # hold increases this long (not from 0)
+          publishing: {linger_seconds: 30}   # batching and reconciliation (configuration.publishing)
       accept_orders_beyond_stock: false # default: an order beyond free stock waits (exception)
+      reservations_end: stock_report   # or shipment (see AvailabilitySection)
 
 Stored as the tenant's `availability` rule document (`store.mappings.RULES`).
 """
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crossdock.configuration.publishing import PublishingSettings
 from crossdock.domain.availability_rules import ChannelRule, SafetyStock
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -54,6 +57,7 @@ class ChannelAvailability(Strict):
     low_stock: Units | None = None
     inbound_horizon_days: int | None = Field(default=None, ge=0, le=366)
     dampen_increase_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    publishing: PublishingSettings = Field(default_factory=PublishingSettings)
 
     @model_validator(mode="after")
     def _one_allocation(self) -> ChannelAvailability:
@@ -82,6 +86,13 @@ class AvailabilitySection(Strict):
     # cannot cover waits as `business.insufficient_stock` instead of reaching the ERP, so
     # no unit is sold twice; true lets it through (the ERP backorders it).
     accept_orders_beyond_stock: bool = False
+    # When a shipped order stops holding its units. `stock_report`: when the stock source's
+    # shipment adjustment names the order (`order_reference`, as the generic REST WMS sends
+    # it), in the same transaction as the on-hand decrement, so the units are never counted
+    # free in between. `shipment`: when the warehouse reports the shipment to the order flow,
+    # for stock sources that cannot name orders (the units count as free until their stock
+    # report arrives).
+    reservations_end: Literal["stock_report", "shipment"] = "stock_report"
 
     def to_domain(self) -> tuple[ChannelRule, ...]:
         return tuple(entry.to_domain(cid) for cid, entry in sorted(self.channels.items()))

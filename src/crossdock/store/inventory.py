@@ -27,6 +27,7 @@ from crossdock.domain.availability import (
     Reservation,
     ReservationState,
     reserve,
+    settle,
     shortfalls,
 )
 from crossdock.domain.availability_rules import ZERO, ChannelRule, ChannelState
@@ -103,9 +104,35 @@ def _write_position(
 def apply_snapshot(
     conn: Connection, tenant_id: str, positions: Iterable[Position], source: str | None, now: float
 ) -> None:
-    """Set each position to the reported absolute values."""
-    for p in positions:
-        _write_position(conn, tenant_id, p, source, now, exists=True)
+    """Set each position to the reported absolute values (one upsert per 500 positions;
+    a position reported twice takes its last values)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    t = inventory_positions
+    rows = {
+        (p.item, p.location): {
+            "tenant_id": tenant_id,
+            "item_code": p.item,
+            "location": p.location,
+            "on_hand": str(p.on_hand),
+            "allocated": str(p.allocated),
+            "unavailable": str(p.unavailable),
+            "inbound": _inbound_json(p.inbound),
+            "source": source,
+            "updated_at": now,
+        }
+        for p in positions
+    }
+    if not rows:
+        return
+    stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(t)
+    columns = ("on_hand", "allocated", "unavailable", "inbound", "source", "updated_at")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "item_code", "location"], set_={k: stmt.excluded[k] for k in columns}
+    )
+    values = list(rows.values())
+    for start in range(0, len(values), 500):
+        conn.execute(stmt, values[start : start + 500])
 
 
 def apply_adjustments(
@@ -189,6 +216,14 @@ def reserve_order(
             )
     save_reservations(conn, tenant_id, rows, now)
     return [r.item for r in rows]
+
+
+def consume_order(
+    conn: Connection, tenant_id: str, order_ref: str, lines: Iterable[tuple[str, Decimal]], now: float
+) -> None:
+    """The order's units in `lines` left on hand: they no longer hold stock."""
+    held = read_reservations(conn, tenant_id, order_ref)
+    save_reservations(conn, tenant_id, settle(held, list(lines), ReservationState.CONSUMED), now)
 
 
 def _reserved_by_others(
@@ -299,6 +334,55 @@ def save_channel_availability(conn: Connection, rec: ChannelAvailabilityRecord) 
                 tenant_id=rec.tenant_id, connection_id=rec.connection_id, item_code=rec.item, **values
             )
         )
+
+
+def channel_states_of(conn: Connection, tenant_id: str, items: Collection[str]) -> dict[str, dict[str, ChannelState]]:
+    """Item → connection id → what the channel was last handed, for many items at once (a
+    burst of stock changes); the explanations are not read."""
+    t = channel_availability.c
+    found: dict[str, dict[str, ChannelState]] = {}
+    ordered = sorted(set(items))
+    for start in range(0, len(ordered), 500):
+        rows = conn.execute(
+            select(t.item_code, t.connection_id, t.published, t.published_at, t.pending_since).where(
+                t.tenant_id == tenant_id, t.item_code.in_(ordered[start : start + 500])
+            )
+        )
+        for r in rows:
+            published = Decimal(r.published) if r.published is not None else None
+            found.setdefault(r.item_code, {})[r.connection_id] = ChannelState(published, r.published_at, r.pending_since)
+    return found
+
+
+def save_channel_availabilities(conn: Connection, recs: list[ChannelAvailabilityRecord]) -> None:
+    """`save_channel_availability` for many rows in one statement per 500."""
+    if not recs:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    t = channel_availability
+    stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(t)
+    columns = ("computed", "computed_at", "explanation", "published", "published_at", "pending_since")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "connection_id", "item_code"],
+        set_={k: stmt.excluded[k] for k in columns},
+    )
+    rows = [
+        {
+            "tenant_id": rec.tenant_id,
+            "connection_id": rec.connection_id,
+            "item_code": rec.item,
+            "computed": str(rec.computed),
+            "computed_at": rec.computed_at,
+            "explanation": orjson.dumps(rec.explanation).decode(),
+            "published": str(rec.published) if rec.published is not None else None,
+            "published_at": rec.published_at,
+            "pending_since": rec.pending_since,
+        }
+        for rec in recs
+    ]
+    for start in range(0, len(rows), 500):
+        conn.execute(stmt, rows[start : start + 500])
 
 
 # --------------------------------------------------------------------------- read model

@@ -495,3 +495,228 @@ channel_availability = Table(
     PrimaryKeyConstraint("tenant_id", "connection_id", "item_code"),
     Index("ix_channel_availability_item", "tenant_id", "item_code"),
 )
+
+# ----------------------------------------------------------------- pricing (migration 0008)
+# Prices are decimal text, like quantities; currencies ISO 4217 codes.
+
+# The base price list, as the ERP (or a price feed) last gave it: one row per item.
+base_prices = Table(
+    "base_prices",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("price", String(40), nullable=False),
+    Column("cost", String(40)),  # unit cost, when the ERP gives it (minimum margin floor)
+    Column("source", String(64)),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "item_code"),
+)
+
+# Effective-dated prices: in force from `starts_at` until `ends_at` (null: open-ended), for
+# one channel connection or (null) every channel; they replace the base price meanwhile.
+price_entries = Table(
+    "price_entries",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("ref", String(100), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("connection_id", String(64)),
+    Column("price", String(40), nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("cancelled_at", Float),
+    Column("cancelled_by", String(200)),
+    PrimaryKeyConstraint("tenant_id", "ref"),
+    Index("ix_price_entries_item", "tenant_id", "item_code"),
+)
+
+# Each channel connection's price per item: `computed` (with its explanation), `published`
+# (handed to the channel) and `confirmed` (the channel took it). `publish_state`: idle |
+# queued (waits for the connection's next publication) | sent (a feed is processing) | failed.
+channel_prices = Table(
+    "channel_prices",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("computed", String(40), nullable=False),
+    Column("computed_at", Float, nullable=False),
+    Column("explanation", Text, nullable=False),  # domain.pricing.ChannelPrice.to_plain()
+    Column("published", String(40)),
+    Column("published_at", Float),
+    Column("confirmed", String(40)),
+    Column("confirmed_at", Float),
+    Column("publish_state", String(16), nullable=False, default="idle"),
+    PrimaryKeyConstraint("tenant_id", "connection_id", "item_code"),
+    Index("ix_channel_prices_item", "tenant_id", "item_code"),
+    Index("ix_channel_prices_queue", "tenant_id", "connection_id", "publish_state"),
+)
+
+# A price change over the channel's threshold, waiting for (or decided by) a person.
+# `status`: domain.pricing.ApprovalStatus. Ids are global, like exception ids.
+price_approvals = Table(
+    "price_approvals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("old_price", String(40)),
+    Column("new_price", String(40), nullable=False),
+    Column("change_percent", String(40)),
+    Column("threshold_percent", String(40)),
+    Column("explanation", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("message_id", BigInteger),  # the pricing.changed message that asked
+    Column("decided_by", String(200)),
+    Column("decided_at", Float),
+    Column("reason", Text),
+    Index("ix_price_approvals_status", "tenant_id", "status", "requested_at"),
+    Index("ix_price_approvals_item", "tenant_id", "connection_id", "item_code"),
+)
+
+# ----------------------------------------------------------------- catalog (migration 0009)
+
+# The item master: one record per item as its source last gave it (canonical JSON,
+# `domain.catalog.ITEM_FIELDS`), with the record's fingerprint to tell changes from repeats.
+catalog_items = Table(
+    "catalog_items",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source", String(64)),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "item_code"),
+)
+
+# Each channel connection's listing of an item. `digest`: the fingerprint of the listing as
+# last built (what was queued, sent or refused); `published_digest`: what the channel took.
+# `status`: queued (waits for the connection's next feed, `document` holds it) | submitted
+# (in feed `feed_id` as message `feed_message`) | published | blocked (a required attribute
+# is missing) | rejected (the channel refused it). `detail`: JSON, why blocked or rejected.
+catalog_listings = Table(
+    "catalog_listings",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("sku", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("published_digest", String(64)),
+    Column("document", Text),
+    Column("feed_id", String(64)),
+    Column("feed_message", Integer),
+    Column("channel_ref", String(200)),  # the channel's id of the listing (Shopify product gid)
+    Column("detail", Text),
+    Column("queued_at", Float),
+    Column("published_at", Float),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "connection_id", "item_code"),
+    Index("ix_catalog_listings_queue", "tenant_id", "connection_id", "status", "queued_at"),
+    Index("ix_catalog_listings_feed", "tenant_id", "connection_id", "feed_id"),
+    Index("ix_catalog_listings_item", "tenant_id", "item_code"),
+)
+
+# ----------------------------------------------------------------- availability publishing
+# (migration 0007) The latest-wins outbox of quantities per channel connection and item,
+# what each channel confirmed, feeds awaiting the channel's report, one flush flag per
+# connection, and the drift reports of reconciliation. Quantities are decimal text.
+
+# What is still to be sent: one row per connection and item, the latest value wins (`seq`).
+publish_queue = Table(
+    "publish_queue",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("quantity", String(40), nullable=False),
+    Column("urgency", String(16), nullable=False),  # to_zero | low_stock | decrease | increase
+    Column("rank", Integer, nullable=False),  # 0 (to_zero) … 3 (increase): lower goes first
+    Column("seq", BigInteger, nullable=False),  # a value never replaces one with a higher seq
+    Column("queued_at", Float, nullable=False),  # first queued since last sent (linger)
+    Column("updated_at", Float, nullable=False),  # last changed (quiet)
+    PrimaryKeyConstraint("tenant_id", "connection_id", "item_code"),
+    Index("ix_publish_queue_next", "tenant_id", "connection_id", "rank", "queued_at"),
+    Index("ix_publish_queue_quiet", "tenant_id", "connection_id", "updated_at"),
+)
+
+# What each channel was sent and confirmed per item, kept apart from what Crossdock computed
+# (`channel_availability`); `observed`: what reconciliation last read from the channel.
+channel_listings = Table(
+    "channel_listings",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("confirmed", String(40)),  # the channel accepted this quantity (None: unknown)
+    Column("confirmed_seq", BigInteger),
+    Column("confirmed_at", Float),
+    Column("sent", String(40)),  # last handed to the channel (a feed may still be processing)
+    Column("sent_seq", BigInteger),
+    Column("sent_at", Float),
+    Column("remote_ref", String(200)),  # the channel's own id of the listing, once learned
+    Column("observed", String(40)),
+    Column("observed_at", Float),
+    Column("drift_since", Float),  # first seen differing by reconciliation (None: in step)
+    PrimaryKeyConstraint("tenant_id", "connection_id", "item_code"),
+)
+
+# A feed the channel processes later: its token and what each update key stands for.
+publish_batches = Table(
+    "publish_batches",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("batch_ref", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("token", Text, nullable=False),  # InventoryPublisher's pending token
+    Column("entries", Text, nullable=False),  # {key: [item, quantity, seq]}
+    Column("state", String(16), nullable=False),  # pending | done
+    Column("submitted_at", Float, nullable=False),
+    Column("checks", Integer, nullable=False, default=0),
+    Column("finished_at", Float),
+    PrimaryKeyConstraint("tenant_id", "batch_ref"),
+    Index("ix_publish_batches_state", "tenant_id", "connection_id", "state"),
+)
+
+# One row per publishing connection: is a flush scheduled, and the generation of the next one.
+publish_channels = Table(
+    "publish_channels",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("flush_due", Boolean, nullable=False, default=False),
+    Column("generation", BigInteger, nullable=False, default=0),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "connection_id"),
+)
+
+# One reconciliation run of one channel connection: how many items, how far off, since when.
+drift_reports = Table(
+    "drift_reports",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # running | done
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("items_checked", Integer, nullable=False, default=0),
+    Column("items_drifted", Integer, nullable=False, default=0),
+    Column("items_missing", Integer, nullable=False, default=0),  # not listed on the channel
+    Column("total_abs_diff", String(40), nullable=False, default="0"),
+    Column("max_abs_diff", String(40), nullable=False, default="0"),
+    Column("oldest_drift_since", Float),
+    Column("sample", Text, nullable=False, default="[]"),  # the largest drifts, item by item
+    Column("cursor", String(200)),  # the last item checked
+    PrimaryKeyConstraint("tenant_id", "run_id"),
+    Index("ix_drift_reports_connection", "tenant_id", "connection_id", "started_at"),
+)

@@ -4,7 +4,8 @@ handed to the channel publishers as `availability.publish`.
 
 For the order flow: `reserve_for_order` (at validation, within the free stock) and
 `settle_for_order` (cancelled, shipped), built on `reservation_messages(order_ref, lines, action)`.
-For the publishers: `kinds.PUBLISH` payloads {connection_id, item, quantity, urgency};
+For the publishers (flows.availability): `kinds.PUBLISH` payloads {connection_id, item, quantity,
+urgency} or {connection_id, updates: [...]};
 the computed value and its explanation: `store.inventory.get_channel_availability`."""
 
 from __future__ import annotations

@@ -13,10 +13,12 @@ RELEASE = "inventory.release"  # cancelled: the lines (or the whole order) no lo
 CONVERT = "inventory.convert"  # the ERP allocated them: its `allocated` counts them from now on
 CONSUME = "inventory.consume"  # shipped: they left on hand
 
-# An item's stock or reservations changed: recompute every channel it feeds (ordering key: item).
+# Items' stock or reservations changed: recompute every channel they feed ({"item"} or {"items"};
+# ordering key: the items' bucket, see stock.changed).
 CHANGED = "inventory.changed"
 # A held increase may go out now (delayed; no ordering key, so it holds nothing up).
 DUE = "inventory.availability.due"
 
-# For the channel publishers (not handled here): {"connection_id", "item", "quantity", "urgency"}.
+# To the publishing flow (flows.availability): {"connection_id", "item", "quantity", "urgency"},
+# or {"connection_id", "updates": [{"item", "quantity", "urgency"}, ...]} for several items.
 PUBLISH = "availability.publish"

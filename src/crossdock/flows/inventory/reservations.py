@@ -80,8 +80,9 @@ async def settle_for_order(
     """From the order flow: the order's units were released, converted or consumed
     (`lines` None: everything it holds). Applied by the inventory flow, in the order's own order."""
     tenant = ctx.message.tenant_id
-    if await ctx.read(lambda c: store.availability_section(c, tenant)) is None:
-        return
+    section = await ctx.read(lambda c: store.availability_section(c, tenant))
+    if section is None or (action == "consume" and section.reservations_end == "stock_report"):
+        return  # consumed by the stock source's shipment adjustment (`stock.adjusted`)
     for kind, payload, key in reservation_messages(order_ref, None if lines is None else list(lines), action):
         ctx.emit(kind, payload, ordering_key=key)
 

@@ -1,0 +1,71 @@
+"""What the publishing handlers share: a channel's publishing settings, how an item is
+listed on a channel (its SKU cross-references), and how urgent a new quantity is against
+what the channel shows."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from crossdock.configuration.publishing import PublishingSettings
+from crossdock.domain.availability_rules import URGENCY_ORDER, ZERO, Urgency
+from crossdock.engine.handlers import HandlerContext
+from crossdock.errors import Owner, PermanentError
+from crossdock.store import inventory as inventory_store
+from crossdock.store import publishing as store
+
+RANK: dict[str, int] = {u.value: i for i, u in enumerate(URGENCY_ORDER)}
+URGENT_RANK = RANK[Urgency.LOW_STOCK.value]  # to_zero and low_stock go out at once
+REFS_TTL = 5.0  # seconds a tenant's SKU cross-references are kept per process
+ANY = "*"
+
+
+def urgency_against(quantity: Decimal, shown: Decimal | None, given: str | None = None) -> Urgency:
+    """How urgent `quantity` is for a channel that shows `shown` (None: not known).
+
+    Against a known figure the direction decides (to zero, down, up); a decrease the
+    availability rule called low stock stays low stock. Unknown: as a first listing."""
+    stated = Urgency(given) if given in RANK else None
+    if shown is not None and quantity == shown and stated is not None:
+        return stated
+    if quantity <= ZERO:
+        return Urgency.TO_ZERO
+    if shown is not None and quantity > shown:
+        return Urgency.INCREASE
+    if stated is Urgency.LOW_STOCK:
+        return stated
+    return Urgency.DECREASE
+
+
+async def settings_of(ctx: HandlerContext, connection_id: str) -> PublishingSettings:
+    section = await ctx.read(lambda c: inventory_store.availability_section(c, ctx.message.tenant_id))
+    channel = section.channels.get(connection_id) if section is not None else None
+    return channel.publishing if channel is not None else PublishingSettings()
+
+
+async def channel_refs(ctx: HandlerContext, channel: str) -> dict[str, list[str]]:
+    """Item → its SKUs on `channel` (the tenant's `sku` mappings, `*` rules as fallback)."""
+    tenant = ctx.message.tenant_id
+    cache = ctx.services.extra.setdefault("availability.sku_refs", {})
+    hit = cache.get(tenant)
+    if hit is None or time.monotonic() - hit[0] > REFS_TTL:
+        hit = cache[tenant] = (time.monotonic(), await ctx.read(lambda c: store.sku_refs(c, tenant)))
+    by_channel = hit[1]
+    return {**by_channel.get(ANY, {}), **by_channel.get(channel, {})}
+
+
+def malformed(ctx: HandlerContext, detail: str) -> PermanentError:
+    return PermanentError(
+        "validation.availability_payload",
+        f"{ctx.message.kind} message {ctx.message.id}: {detail}",
+        "Crossdock defect or a hand-edited message: fix the payload and resubmit, or resolve it.",
+        owner=Owner.PARTNER,
+    )
+
+
+def connection_of(ctx: HandlerContext) -> str:
+    payload = ctx.payload
+    connection = payload.get("connection_id") if isinstance(payload, dict) else None
+    if not connection or not isinstance(connection, str):
+        raise malformed(ctx, "the payload names no connection_id")
+    return connection

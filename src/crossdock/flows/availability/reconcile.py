@@ -1,0 +1,89 @@
+"""`availability.reconcile`: does each channel show what it should? One page of items per
+message (`publishing.reconcile_page`), in item order, so a large catalog is read within the
+channel's limits over many short steps and a restart resumes at the page it was on.
+
+For each item availability decided a value for (and none is still on its way: queued, or
+in a feed being processed), the channel's figure is read and compared. A difference is a
+drift: the figure the channel shows becomes the confirmed one (so a compare-and-set
+compares with the truth), the right value is queued through the same outbox as every
+publish, and the run's drift report counts it (how many, how far off, since when: the
+first run that saw the item off). Items the channel does not list are counted apart."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from crossdock.engine.handlers import HandlerContext
+from crossdock.flows.availability import kinds
+from crossdock.flows.availability.common import (
+    RANK,
+    channel_refs,
+    connection_of,
+    settings_of,
+    urgency_against,
+)
+from crossdock.flows.availability.connect import reader
+from crossdock.records import Message
+from crossdock.store import drift
+from crossdock.store import publishing as store
+from crossdock.store.drift import Observation, PageStats
+from crossdock.store.messages import SEQ
+from crossdock.store.publishing import QueuedValue
+
+
+async def reconcile(msg: Message, ctx: HandlerContext) -> None:
+    connection = connection_of(ctx)
+    tenant, now, payload = msg.tenant_id, ctx.now, ctx.payload
+    first = "run_id" not in payload
+    run_id = str(payload.get("run_id") or f"{connection}-{msg.id}")
+    after = payload.get("after")
+    settings = await settings_of(ctx, connection)
+    channel = await reader(ctx, connection)
+    size = settings.reconcile_page
+    page = await ctx.read(lambda c: drift.expected_page(c, tenant, connection, after, size))
+    refs = await channel_refs(ctx, channel.channel)
+    judged = [e for e in page if not e.busy]
+    skus = {e.item: refs.get(e.item) or [e.item] for e in judged}
+    levels = await channel.read(sorted({s[0] for s in skus.values()})) if judged else {}
+
+    stats, seen, corrections = PageStats(), [], []
+    position = SEQ.next(after=msg.seq)
+    for e in judged:
+        level = levels.get(skus[e.item][0])
+        if level is None or level.quantity is None:
+            stats.missing += 1
+            continue
+        stats.checked += 1
+        observed = Decimal(level.quantity)
+        drifted = observed != e.expected
+        since = None
+        if drifted:
+            since = e.listing.drift_since if e.listing and e.listing.drift_since else now
+            stats.add(e.item, e.expected, observed, since)
+            urgency = urgency_against(e.expected, observed).value
+            corrections.append(QueuedValue(e.item, e.expected, urgency, RANK[urgency], position))
+        listing_ref = level.listing_ref if len(skus[e.item]) == 1 else None
+        seen.append(Observation(e.item, observed, listing_ref, drifted, since))
+
+    more = len(page) >= size
+    cursor = page[-1].item if page else after
+
+    def write(c) -> None:
+        if first:
+            drift.start_report(c, tenant, run_id, connection, now)
+        drift.record_observations(c, tenant, connection, seen, now)
+        drift.add_to_report(c, tenant, run_id, stats, cursor, done=not more, now=now)
+        if corrections:
+            store.queue_values(c, tenant, connection, corrections, now)
+            store.request_flush(c, tenant, connection, now)
+
+    ctx.stage(write)
+    if more:
+        ctx.emit(
+            kinds.RECONCILE,
+            {"connection_id": connection, "run_id": run_id, "after": cursor},
+            key=f"reconcile:{run_id}:{cursor}",
+            ordering_key=None,
+            correlation_id=f"reconcile:{run_id}",
+            connection_id=connection,
+        )

@@ -1,0 +1,526 @@
+"""Publishing quantities to channels: the latest-wins outbox (`publish_queue`), what each
+channel was sent and confirmed (`channel_listings`), feeds awaiting the channel's report
+(`publish_batches`) and the one-flush-per-connection flag (`publish_channels`).
+
+Handlers read through `ctx.read` and write as staged effects, so every change commits
+with the message that caused it. A queued value replaces another only when its `seq` is
+higher (the message clock: a later decision always has a higher seq), so publishes need
+no ordering key. Flushes are scheduled under the connection's `publish_channels` row
+lock (see `request_flush`), so a value queued while a flush finishes is never stranded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import orjson
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, literal_column, select, text, update
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite as sq
+
+from crossdock.records import NewMessage, Status
+from crossdock.store import messages as message_store
+from crossdock.store.tables import (
+    OPEN_CONDITION,
+    channel_availability,
+    channel_listings,
+    exceptions,
+    mappings,
+    messages,
+    publish_batches,
+    publish_channels,
+    publish_queue,
+)
+
+FLUSH_KIND = "availability.flush"  # written here, handled by flows.availability
+PUBLISH_KIND = "availability.publish"
+ITEM_KIND = "availability.item"
+RECONCILE_KIND = "availability.reconcile"
+BURST_STREAM = "inventory"  # stock and reservation work still in flight means a burst
+_CHUNK = 500
+
+
+def _dialect(conn: Connection):
+    return pg if conn.dialect.name == "postgresql" else sq
+
+
+def _chunks(values: list, n: int = _CHUNK) -> Iterable[list]:
+    for i in range(0, len(values), n):
+        yield values[i : i + n]
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedValue:
+    item: str
+    quantity: Decimal
+    urgency: str
+    rank: int
+    seq: int
+    queued_at: float = 0.0
+    updated_at: float = 0.0
+
+
+def queue_values(
+    conn: Connection, tenant_id: str, connection_id: str, values: list[QueuedValue], now: float
+) -> None:
+    """Upsert each value unless a newer one (higher seq) is queued; keeps `queued_at`."""
+    if not values:
+        return
+    stmt = _dialect(conn).insert(publish_queue)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "connection_id", "item_code"],
+        set_={
+            "quantity": stmt.excluded.quantity,
+            "urgency": stmt.excluded.urgency,
+            "rank": stmt.excluded.rank,
+            "seq": stmt.excluded.seq,
+            "updated_at": stmt.excluded.updated_at,
+        },
+        where=publish_queue.c.seq < stmt.excluded.seq,
+    )
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "connection_id": connection_id,
+            "item_code": v.item,
+            "quantity": str(v.quantity),
+            "urgency": v.urgency,
+            "rank": v.rank,
+            "seq": v.seq,
+            "queued_at": now,
+            "updated_at": now,
+        }
+        for v in values
+    ]
+    for chunk in _chunks(rows):
+        conn.execute(stmt, chunk)
+
+
+def _row_value(r) -> QueuedValue:
+    return QueuedValue(r.item_code, Decimal(r.quantity), r.urgency, r.rank, r.seq, r.queued_at, r.updated_at)
+
+
+def pick(conn: Connection, tenant_id: str, connection_id: str, limit: int) -> list[QueuedValue]:
+    """Up to `limit` queued values, most urgent first, then oldest."""
+    t = publish_queue.c
+    q = (
+        select(publish_queue)
+        .where(t.tenant_id == tenant_id, t.connection_id == connection_id)
+        .order_by(t.rank, t.queued_at, t.item_code)
+        .limit(limit)
+    )
+    return [_row_value(r) for r in conn.execute(q)]
+
+
+def pick_in_burst(
+    conn: Connection,
+    tenant_id: str,
+    connection_id: str,
+    limit: int,
+    *,
+    quiet: float,
+    linger: float,
+    urgent: int,
+) -> list[QueuedValue]:
+    """While a burst is in flight: a full batch of values unchanged since `quiet` (plus urgent
+    ones, rank ≤ `urgent`, and any queued before `linger`), most urgent first; else only the
+    urgent and lingering ones. Each test is an index range, so a waiting flush stays cheap."""
+    t = publish_queue.c
+    own = (t.tenant_id == tenant_id, t.connection_id == connection_id)
+    settled = select(t.item_code).where(*own, t.updated_at <= quiet).limit(limit)
+    if len(conn.execute(settled).all()) >= limit:
+        q = select(publish_queue).where(
+            *own, (t.rank <= urgent) | (t.updated_at <= quiet) | (t.queued_at <= linger)
+        )
+        q = q.order_by(t.rank, t.queued_at, t.item_code).limit(limit)
+        return [_row_value(r) for r in conn.execute(q)]
+    found: list[QueuedValue] = []
+    for rank in range(4):
+        cond = t.rank == rank if rank <= urgent else and_(t.rank == rank, t.queued_at <= linger)
+        q = (
+            select(publish_queue)
+            .where(*own, cond)
+            .order_by(t.queued_at, t.item_code)
+            .limit(limit - len(found))
+        )
+        found += [_row_value(r) for r in conn.execute(q)]
+        if len(found) >= limit:
+            break
+    return found
+
+
+def queued_count(conn: Connection, tenant_id: str, connection_id: str) -> int:
+    t = publish_queue.c
+    q = select(func.count()).where(t.tenant_id == tenant_id, t.connection_id == connection_id)
+    return int(conn.execute(q).scalar_one())
+
+
+def burst_in_flight(conn: Connection, tenant_id: str, connection_id: str, now: float) -> bool:
+    """Is stock work still running or due for the tenant, or a publish (or a reconciliation
+    step) for this connection not yet queued? Then a partial batch waits: the burst may
+    change its values again, or add to the batch."""
+    m = messages.c
+    due = and_(m.status == Status.READY.value, m.next_attempt_at <= now)
+    running = m.status == Status.RUNNING.value
+    for status_cond in (due, running):
+        stock = select(literal_column("1")).where(
+            m.tenant_id == tenant_id, m.stream == BURST_STREAM, status_cond
+        )
+        if conn.execute(select(exists(stock))).scalar():
+            return True
+        publishes = select(literal_column("1")).where(
+            m.tenant_id == tenant_id,
+            m.stream == "availability",
+            status_cond,
+            m.kind.in_([PUBLISH_KIND, RECONCILE_KIND]),
+            m.connection_id == connection_id,
+        )
+        if conn.execute(select(exists(publishes))).scalar():
+            return True
+    return False
+
+
+def drop_queued(
+    conn: Connection, tenant_id: str, connection_id: str, taken: Iterable[tuple[str, int]]
+) -> None:
+    """Remove queued values that were handled (sent or unchanged), unless replaced since."""
+    t = publish_queue.c
+    rows = [{"item": item, "seq": seq} for item, seq in taken]
+    if not rows:
+        return
+    stmt = delete(publish_queue).where(
+        t.tenant_id == tenant_id,
+        t.connection_id == connection_id,
+        t.item_code == bindparam("item"),
+        t.seq == bindparam("seq"),
+    )
+    for chunk in _chunks(rows):
+        conn.execute(stmt, chunk)
+
+
+# --------------------------------------------------------------------------- flush scheduling
+
+
+def request_flush(
+    conn: Connection, tenant_id: str, connection_id: str, now: float, delay: float = 0.0
+) -> bool:
+    """Make sure one flush of the connection is scheduled; True when this call wrote it.
+
+    The flag flips under the row's lock, so of many concurrent requests one writes the
+    flush message (idempotency key: the connection's next generation)."""
+    c = publish_channels.c
+    key = (c.tenant_id == tenant_id, c.connection_id == connection_id)
+    flipped = conn.execute(
+        update(publish_channels)
+        .where(*key, c.flush_due.is_(False))
+        .values(flush_due=True, generation=c.generation + 1, updated_at=now)
+    ).rowcount
+    if not flipped:
+        row = {"tenant_id": tenant_id, "connection_id": connection_id, "flush_due": True, "generation": 1,
+               "updated_at": now}  # fmt: skip
+        stmt = _dialect(conn).insert(publish_channels).values(**row).on_conflict_do_nothing()
+        inserted = conn.execute(stmt.returning(c.generation)).first() is not None
+        if not inserted and not _flush_closed(conn, tenant_id, connection_id, now):
+            return False  # a flush is already scheduled
+    generation = conn.execute(select(c.generation).where(*key)).scalar_one()
+    new = NewMessage(
+        tenant_id=tenant_id,
+        kind=FLUSH_KIND,
+        idempotency_key=f"{FLUSH_KIND}:{connection_id}:{generation}",
+        payload={"connection_id": connection_id},
+        ordering_key=connection_id,
+        correlation_id=f"availability:{connection_id}",
+        connection_id=connection_id,
+        delay_seconds=delay,
+    )
+    message_store.insert(conn, [new], now)
+    return True
+
+
+def _flush_closed(conn: Connection, tenant_id: str, connection_id: str, now: float) -> bool:
+    """The flag says a flush is scheduled, but an operator closed that flush on the desk
+    (resolved): take the next generation, or the connection would never flush again.
+    (A flush that is done has always cleared the flag in the same transaction, though
+    possibly after this check runs within it: only `resolved` means closed.)"""
+    c = publish_channels.c
+    row = conn.execute(
+        select(c.generation)
+        .where(c.tenant_id == tenant_id, c.connection_id == connection_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        return False
+    key = f"{FLUSH_KIND}:{connection_id}:{row.generation}"
+    m = messages.c
+    status = conn.execute(select(m.status).where(m.tenant_id == tenant_id, m.idempotency_key == key)).scalar()
+    if status != Status.RESOLVED.value:
+        return False
+    conn.execute(
+        update(publish_channels)
+        .where(c.tenant_id == tenant_id, c.connection_id == connection_id)
+        .values(generation=c.generation + 1, updated_at=now)
+    )
+    return True
+
+
+def finish_flush(conn: Connection, tenant_id: str, connection_id: str, now: float, delay: float) -> None:
+    """A flush ends: the next one is scheduled (after `delay`) while values remain queued."""
+    c = publish_channels.c
+    conn.execute(
+        update(publish_channels)
+        .where(c.tenant_id == tenant_id, c.connection_id == connection_id)
+        .values(flush_due=False, updated_at=now)
+    )
+    t = publish_queue.c
+    left = select(literal_column("1")).where(t.tenant_id == tenant_id, t.connection_id == connection_id)
+    if conn.execute(select(exists(left))).scalar():
+        request_flush(conn, tenant_id, connection_id, now, delay)
+
+
+# --------------------------------------------------------------------------- listings
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    item: str
+    confirmed: Decimal | None = None
+    confirmed_seq: int | None = None
+    confirmed_at: float | None = None
+    sent: Decimal | None = None
+    sent_seq: int | None = None
+    remote_ref: str | None = None
+    drift_since: float | None = None
+
+    @property
+    def in_flight(self) -> bool:
+        """Sent and not yet confirmed or refused (a feed the channel still processes)."""
+        return self.sent_seq is not None and (
+            self.confirmed_seq is None or self.sent_seq > self.confirmed_seq
+        )
+
+    @property
+    def will_show(self) -> Decimal | None:
+        """What the channel shows once the work in flight is done."""
+        return self.sent if self.in_flight else self.confirmed
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None else None
+
+
+def _listing(r) -> Listing:
+    return Listing(r.item_code, _dec(r.confirmed), r.confirmed_seq, r.confirmed_at, _dec(r.sent), r.sent_seq,
+                   r.remote_ref, r.drift_since)  # fmt: skip
+
+
+def read_listings(
+    conn: Connection, tenant_id: str, connection_id: str, items: Iterable[str]
+) -> dict[str, Listing]:
+    t = channel_listings.c
+    found: dict[str, Listing] = {}
+    for chunk in _chunks(sorted(set(items))):
+        q = select(channel_listings).where(
+            t.tenant_id == tenant_id, t.connection_id == connection_id, t.item_code.in_(chunk)
+        )
+        found.update({r.item_code: _listing(r) for r in conn.execute(q)})
+    return found
+
+
+def _upsert_listings(
+    conn: Connection, tenant_id: str, connection_id: str, rows: list[dict], where=None
+) -> None:
+    """Insert listings or update the given columns (all rows carry the same columns)."""
+    if not rows:
+        return
+    stmt = _dialect(conn).insert(channel_listings)
+    columns = [k for k in rows[0] if k != "item_code"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "connection_id", "item_code"],
+        set_={k: stmt.excluded[k] for k in columns},
+        where=where(stmt) if where is not None else None,
+    )
+    full = [{"tenant_id": tenant_id, "connection_id": connection_id, **r} for r in rows]
+    for chunk in _chunks(full):
+        conn.execute(stmt, chunk)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One value handed to the channel in one update."""
+
+    item: str
+    quantity: Decimal
+    seq: int
+
+
+def mark_sent(conn: Connection, tenant_id: str, connection_id: str, sent: list[Sent], now: float) -> None:
+    """Values handed to the channel: they leave the queue (unless replaced since)."""
+    drop_queued(conn, tenant_id, connection_id, [(s.item, s.seq) for s in sent])
+    rows = [{"item_code": s.item, "sent": str(s.quantity), "sent_seq": s.seq, "sent_at": now} for s in sent]
+    _upsert_listings(conn, tenant_id, connection_id, rows)
+
+
+def mark_confirmed(
+    conn: Connection, tenant_id: str, connection_id: str, done: list[Sent], now: float
+) -> None:
+    """The channel accepted these values; an older confirmation never replaces a newer one."""
+    rows = [
+        {
+            "item_code": s.item,
+            "confirmed": str(s.quantity),
+            "confirmed_seq": s.seq,
+            "confirmed_at": now,
+            "drift_since": None,
+        }  # fmt: skip
+        for s in done
+    ]
+
+    def newer(stmt):
+        t = channel_listings.c
+        return t.confirmed_seq.is_(None) | (t.confirmed_seq <= stmt.excluded.confirmed_seq)
+
+    _upsert_listings(conn, tenant_id, connection_id, rows, where=newer)
+
+
+def mark_refused(conn: Connection, tenant_id: str, connection_id: str, refused: list[Sent], now: float,
+                 *, forget_confirmed: bool = False) -> None:  # fmt: skip
+    """The channel refused these values: what was sent no longer counts. `forget_confirmed`:
+    the channel's figure is not what Crossdock last confirmed (it changed on the channel)."""
+    t = channel_listings.c
+    for s in refused:
+        key = (t.tenant_id == tenant_id, t.connection_id == connection_id, t.item_code == s.item)
+        values = {"sent": t.confirmed, "sent_seq": t.confirmed_seq}
+        if forget_confirmed:
+            values = {"sent": None, "sent_seq": None, "confirmed": None, "confirmed_seq": None}
+        conn.execute(update(channel_listings).where(*key, t.sent_seq == s.seq).values(**values))
+
+
+def forget_remote_refs(conn: Connection, tenant_id: str, connection_id: str, items: Iterable[str]) -> None:
+    t = channel_listings.c
+    for chunk in _chunks(sorted(set(items))):
+        conn.execute(
+            update(channel_listings)
+            .where(t.tenant_id == tenant_id, t.connection_id == connection_id, t.item_code.in_(chunk))
+            .values(remote_ref=None)
+        )
+
+
+def open_failures(conn: Connection, tenant_id: str, connection_id: str, items: Iterable[str]) -> set[str]:
+    """Items of the connection with a per-item failure still parked on the exception desk."""
+    m = messages.c
+    keys = {f"{connection_id}/{item}": item for item in items}
+    found: set[str] = set()
+    for chunk in _chunks(sorted(keys)):
+        q = select(m.ordering_key).where(
+            m.tenant_id == tenant_id,
+            m.stream == "availability",
+            m.ordering_key.in_(chunk),
+            text(OPEN_CONDITION),
+            m.status == Status.PARKED.value,
+            m.kind == ITEM_KIND,
+        )
+        found.update(keys[k] for k in conn.execute(q).scalars())
+    return found
+
+
+# --------------------------------------------------------------------------- feeds in flight
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    batch_ref: str
+    connection_id: str
+    token: str
+    entries: dict[str, tuple[str, Decimal, int]]  # update key → (item, quantity, seq)
+    state: str
+    submitted_at: float
+    checks: int
+
+
+def save_batch(conn: Connection, tenant_id: str, batch: Batch) -> None:
+    entries = {k: [item, str(q), seq] for k, (item, q, seq) in batch.entries.items()}
+    conn.execute(
+        publish_batches.insert().values(
+            tenant_id=tenant_id,
+            batch_ref=batch.batch_ref,
+            connection_id=batch.connection_id,
+            token=batch.token,
+            entries=orjson.dumps(entries).decode(),
+            state=batch.state,
+            submitted_at=batch.submitted_at,
+            checks=0,
+        )  # fmt: skip
+    )
+
+
+def get_batch(conn: Connection, tenant_id: str, batch_ref: str) -> Batch | None:
+    t = publish_batches.c
+    r = conn.execute(
+        select(publish_batches).where(t.tenant_id == tenant_id, t.batch_ref == batch_ref)
+    ).first()
+    if r is None:
+        return None
+    entries = {k: (v[0], Decimal(v[1]), int(v[2])) for k, v in orjson.loads(r.entries).items()}
+    return Batch(r.batch_ref, r.connection_id, r.token, entries, r.state, r.submitted_at, r.checks)
+
+
+def checked_batch(conn: Connection, tenant_id: str, batch_ref: str, now: float, *, done: bool) -> None:
+    t = publish_batches.c
+    values = {"checks": t.checks + 1}
+    if done:
+        values.update(state="done", finished_at=now)
+    conn.execute(
+        update(publish_batches).where(t.tenant_id == tenant_id, t.batch_ref == batch_ref).values(**values)
+    )
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def sku_refs(conn: Connection, tenant_id: str) -> dict[str, dict[str, list[str]]]:
+    """Channel → item → the item's SKUs there, from the tenant's `sku` mappings (only
+    entries with a SKU: a product reference alone names no stock listing)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    q = select(mappings.c.value).where(mappings.c.tenant_id == tenant_id, mappings.c.section == "sku")
+    for value in conn.execute(q).scalars():
+        entry = orjson.loads(value)
+        if entry.get("sku"):
+            out.setdefault(str(entry["channel"]), {}).setdefault(str(entry["item"]), []).append(
+                str(entry["sku"])
+            )
+    for items in out.values():
+        for refs in items.values():
+            refs.sort()
+    return out
+
+
+def has_exception(conn: Connection, tenant_id: str, message_id: int) -> bool:
+    """Was this message parked before (so it runs now because an operator retried it)?"""
+    e = exceptions.c
+    q = select(literal_column("1")).where(e.tenant_id == tenant_id, e.message_id == message_id)
+    return bool(conn.execute(select(exists(q))).scalar())
+
+
+def current_value(conn: Connection, tenant_id: str, connection_id: str, item: str) -> Decimal | None:
+    """What the channel should show for `item` now: the last value availability handed to
+    publishing (None: nothing was ever decided for this channel)."""
+    t = channel_availability.c
+    key = (t.tenant_id == tenant_id, t.connection_id == connection_id, t.item_code == item)
+    value = conn.execute(select(t.published).where(*key)).scalar()
+    return Decimal(value) if value is not None else None
+
+
+def forget_confirmed(conn: Connection, tenant_id: str, connection_id: str, items: Iterable[str]) -> None:
+    """The channel's figure is no longer the one Crossdock confirmed (it changed there)."""
+    t = channel_listings.c
+    for chunk in _chunks(sorted(set(items))):
+        conn.execute(
+            update(channel_listings)
+            .where(t.tenant_id == tenant_id, t.connection_id == connection_id, t.item_code.in_(chunk))
+            .values(confirmed=None, confirmed_seq=None, sent=None, sent_seq=None)
+        )
