@@ -20,14 +20,15 @@ class Role(StrEnum):
 class Action(StrEnum):
     READ = "read"  # see orders, messages, exceptions, availability, metrics
     OPERATE = "operate"  # retry, resubmit, resolve exceptions; replay messages
-    MANAGE_MAPPINGS = "manage_mappings"  # edit SKU maps, rules; approve prices
+    MANAGE_MAPPINGS = "manage_mappings"  # edit SKU maps, rules, effective-dated prices
+    APPROVE_PRICES = "approve_prices"  # approve or reject price changes over a channel's threshold
     MANAGE_TENANTS = "manage_tenants"  # tenants, connections, API keys, users
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.PARTNER_ADMIN: frozenset(Action),
-    Role.PARTNER_OPERATOR: frozenset({Action.READ, Action.OPERATE}),
-    Role.TENANT_ADMIN: frozenset({Action.READ, Action.OPERATE, Action.MANAGE_MAPPINGS}),
+    Role.PARTNER_OPERATOR: frozenset({Action.READ, Action.OPERATE, Action.APPROVE_PRICES}),
+    Role.TENANT_ADMIN: frozenset({Action.READ, Action.OPERATE, Action.MANAGE_MAPPINGS, Action.APPROVE_PRICES}),
     Role.TENANT_VIEWER: frozenset({Action.READ}),
 }
 
