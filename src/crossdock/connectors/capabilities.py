@@ -98,9 +98,14 @@ class SalesChannel(Protocol):
 
 @runtime_checkable
 class OrderSource(Protocol):
-    """A channel whose orders are polled (Amazon) rather than pushed."""
+    """A channel whose orders are polled (Amazon, Walmart) rather than pushed."""
 
     async def poll_orders(self, cursor: str | None) -> OrderPage: ...
+
+    def snapshot_ref(self, order: dict) -> tuple[str, str]:
+        """(channel order id, version) of a polled order: the same state listed again is the
+        same snapshot (one message), a changed order a new one."""
+        ...
 
     async def order_items(self, channel_order_id: str) -> list[dict]: ...
 

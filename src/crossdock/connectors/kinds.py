@@ -17,6 +17,7 @@ from crossdock.connectors.http.config import HttpConfig
 from crossdock.connectors.registry import ConnectorKind
 from crossdock.connectors.shopify.config import ShopifyConfig
 from crossdock.connectors.tryton.config import TrytonConfig
+from crossdock.connectors.walmart.config import WalmartConfig
 from crossdock.connectors.webhook.config import WebhookConfig
 from crossdock.connectors.wms_rest.config import WmsRestConfig
 
@@ -28,6 +29,7 @@ CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "erp-rest": ErpRestConfig,
     "wms-rest": WmsRestConfig,
     "tryton": TrytonConfig,
+    "walmart": WalmartConfig,
 }
 
 # Top-level fields of each kind's config that are secrets. Keys whose names look secret
@@ -40,6 +42,7 @@ SECRET_FIELDS: dict[str, frozenset[str]] = {
     "erp-rest": frozenset({"api_key"}),
     "wms-rest": frozenset({"api_key", "webhook_secret"}),
     "tryton": frozenset({"password"}),
+    "walmart": frozenset({"client_secret"}),
 }
 
 # kind → module holding its `KIND` (a ConnectorKind)
@@ -49,6 +52,7 @@ _MODULES: dict[str, str] = {
     "erp-rest": "crossdock.connectors.erp_rest.connector",
     "wms-rest": "crossdock.connectors.wms_rest.connector",
     "tryton": "crossdock.connectors.tryton.connector",
+    "walmart": "crossdock.connectors.walmart.connector",
 }
 
 

@@ -63,6 +63,11 @@ class OrderShipped(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderAcknowledged(Event):
+    """The channel was told that the order is accepted and will be fulfilled."""
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCancelled(Event):
     """Every open unit of the order was cancelled."""
 

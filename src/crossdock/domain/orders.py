@@ -45,6 +45,7 @@ class Order:
     stated_total: Money | None = None
     hold_reason: str | None = None
     channel_status: str | None = None  # the channel's own words, kept for audit
+    acknowledged_at: datetime | None = None  # when the channel was told the order is accepted
     events: list[events.Event] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -112,6 +113,12 @@ class Order:
         self._record(events.LineShipped, line, line.ship(quantity))
         if self.status is OrderStatus.SHIPPED:
             self.events.append(events.OrderShipped(self.ref))
+
+    def acknowledge(self, at: datetime) -> None:
+        """The channel now knows the order is accepted (channels that require it: Walmart)."""
+        if self.acknowledged_at is None:
+            self.acknowledged_at = at
+            self.events.append(events.OrderAcknowledged(self.ref))
 
     def cancel_line(self, line_id: str, quantity: object | None = None, reason: str = "") -> None:
         """Cancel `quantity` open units of a line (all of them when omitted)."""

@@ -1,4 +1,4 @@
-"""A Walmart Marketplace seller under `/walmart`: token, bulk inventory feeds, feed status.
+"""A Walmart Marketplace seller under `/walmart`: token, orders, bulk inventory feeds, feed status.
 
 HTTP contract (shapes from Walmart's published inventory and feeds specs)
     POST /walmart/v3/token           Basic client id:secret, headers WM_SVC.NAME and
@@ -11,9 +11,11 @@ HTTP contract (shapes from Walmart's published inventory and feeds specs)
                                      until `feed_processing_s / speed` passed, then PROCESSED with
                                      per-item SUCCESS, or DATA_ERROR for SKUs the seller does not sell
     POST /walmart/_sandbox/items     {"skus": [...]}: SKUs the seller sells (besides the catalog)
+    /walmart/v3/orders...            the Orders API, and POST /walmart/_sandbox/orders to place
+                                     orders: see walmart_orders.py
 
-Calls are counted in `/_sandbox/state` (`walmart.calls`); Walmart faults are not injectable
-(faults.py knows four systems).
+Calls are counted in `/_sandbox/state` (`walmart.calls`); with a fault book, Walmart's faults
+are injectable like the other systems' (`POST /_sandbox/faults {"walmart": {...}}`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from crossdock.sandbox.faults import FaultBook
 from crossdock.sandbox.state import SandboxContext
 from crossdock.sandbox.traffic import make_catalog
+from crossdock.sandbox.walmart_orders import WalmartOrders
 
 TOKEN_TTL_S = 900
 FEED_WINDOW_S = 3600.0
@@ -42,9 +46,13 @@ def error_body(code: str, description: str, category: str = "DATA") -> dict[str,
 class WalmartSeller:
     name = "walmart"
 
-    def __init__(self, ctx: SandboxContext) -> None:
-        self.ctx, self.cfg = ctx, ctx.config.walmart
+    def __init__(self, ctx: SandboxContext, faults: FaultBook | None = None) -> None:
+        self.ctx, self.cfg, self.faults = ctx, ctx.config.walmart, faults
+        self.desk = WalmartOrders(ctx, error_body, self._guard)
         self.reset()
+
+    def create_orders(self, count: int = 1, lines: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        return self.desk.create_orders(count, lines)
 
     def reset(self) -> None:
         self.rng = self.ctx.rng("walmart")
@@ -55,6 +63,7 @@ class WalmartSeller:
         self.feeds: dict[str, dict[str, Any]] = {}
         self.window: deque[float] = deque()
         self.throttled = 0
+        self.desk.reset()
 
     # -- auth -------------------------------------------------------------------------------
 
@@ -168,7 +177,10 @@ class WalmartSeller:
                 self.ctx.stats.record(self.name, name, response.status)
             return response
 
+        if self.faults is not None:
+            count = self.faults.middleware(self.name, lambda status, code, message: error_body(code, message))
         app = web.Application(middlewares=[count])
+        self.desk.add_routes(app.router)
         app.router.add_post("/v3/token", self.token)
         app.router.add_post("/v3/feeds", self.post_feed)
         app.router.add_get("/v3/feeds/{feed_id}", self.get_feed)
@@ -189,4 +201,5 @@ class WalmartSeller:
             "tokens_issued": len(self.tokens),
             "inventory_feeds_in_window": len(self.window),
             "throttled": self.throttled,
+            **self.desk.snapshot(),
         }

@@ -1,8 +1,9 @@
 """SLA clocks for the console: work a channel or the ERP is waiting on, against its deadline.
 
 Three clocks, each per channel:
-- acknowledge: orders not yet acknowledged to the channel (still `received`; the
-  acknowledgement is sent as soon as an order is validated), e.g. Walmart: 4 hours;
+- acknowledge: orders not yet acknowledged to the channel (the order's `acknowledged_at`
+  is unset; it is set before the ERP step, so only orders not yet posted are read), from
+  the channel's order time (`placed_at`, else arrival), e.g. Walmart: 4 hours;
 - post: orders not yet posted to the ERP (`received` or `validated`);
 - confirm: shipments that left a warehouse but are not yet confirmed to the channel,
   e.g. Amazon: 24 hours.
@@ -16,14 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy import JSON, Connection, and_, case, cast, func, literal, select, type_coerce
 
 from crossdock.store.orders import tenant_settings
 from crossdock.store.tables import orders, shipments
 
 _UNPOSTED = ("received", "validated")
-_UNACKED = ("received",)
+_UNACKED = ("received", "on_hold", "validated")  # acknowledged, at the latest, before the ERP step
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Clock:
 def clocks(conn: Connection, tenant_id: str, now: float) -> list[Clock]:
     """Every clock with something waiting, most overdue first."""
     slas = policies(tenant_settings(conn, tenant_id))
-    found = _order_clocks(conn, tenant_id, now, slas, "ack", _UNACKED)
+    found = _ack_clocks(conn, tenant_id, now, slas)
     found += _order_clocks(conn, tenant_id, now, slas, "post", _UNPOSTED)
     found += _shipment_clocks(conn, tenant_id, now, slas)
     return sorted(found, key=lambda c: (-c.overdue, c.oldest_at or now))
@@ -93,6 +95,45 @@ def _order_clocks(conn, tenant_id, now, slas, name, stages) -> list[Clock]:
         .group_by(c.channel)
     )
     return _clocks(conn.execute(q), slas, name)
+
+
+def _document_field(conn: Connection, name: str):
+    """SQL: a top-level field of the order's JSON document, as text (NULL when absent or null)."""
+    document = orders.c.document
+    as_json = cast(document, JSON) if conn.dialect.name == "postgresql" else type_coerce(document, JSON)
+    return as_json[name].as_string()
+
+
+def _ack_clocks(conn, tenant_id, now, slas) -> list[Clock]:
+    """Orders not yet acknowledged, per channel with an `ack` deadline, timed from the
+    channel's order time. Few rows: only orders not yet posted are read."""
+    c = orders.c
+    q = select(c.channel, c.created_at, _document_field(conn, "placed_at")).where(
+        c.tenant_id == tenant_id, c.stage.in_(_UNACKED), _document_field(conn, "acknowledged_at").is_(None)
+    )
+    if not _deadline(slas, "*", "ack"):
+        q = q.where(c.channel.in_([ch for ch, s in slas.items() if ch != "*" and s.ack_minutes]))
+    found: dict[str, Clock] = {}
+    for channel, created_at, placed in conn.execute(q):
+        deadline = _deadline(slas, channel, "ack")
+        if not deadline:
+            continue
+        since = _timestamp(placed) or created_at
+        clock = found.get(channel) or Clock("ack", channel, deadline, 0, 0, since)
+        found[channel] = dataclasses.replace(
+            clock,
+            waiting=clock.waiting + 1,
+            overdue=clock.overdue + (since < now - deadline * 60),
+            oldest_at=min(clock.oldest_at or since, since),
+        )
+    return list(found.values())
+
+
+def _timestamp(iso: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(iso).timestamp() if iso else None
+    except ValueError:
+        return None
 
 
 def _shipment_clocks(conn, tenant_id, now, slas) -> list[Clock]:

@@ -125,7 +125,7 @@ def ensure_system_schedules(conn: Connection, now: float, retention: Retention |
 
 
 # Connection kinds whose orders are polled, and the message kind each poll is.
-POLLED_KINDS = {"amazon": "order.poll"}
+POLLED_KINDS = {"amazon": "order.poll", "walmart": "order.poll"}
 
 
 def ensure_polling(conn: Connection, tenant, now: float) -> None:
@@ -135,6 +135,7 @@ def ensure_polling(conn: Connection, tenant, now: float) -> None:
         if kind is None:
             continue
         interval = float(getattr(c.config, "poll_interval_seconds", 120.0))
+        enabled = c.enabled and getattr(c.config, "poll_orders", True)  # a Walmart feed-only connection
         upsert_schedule(
-            conn, tenant.id, f"poll:{c.id}", kind, interval, {"connection_id": c.id}, now=now, enabled=c.enabled
+            conn, tenant.id, f"poll:{c.id}", kind, interval, {"connection_id": c.id}, now=now, enabled=enabled
         )

@@ -71,6 +71,10 @@ class AmazonChannel:
 
     # -- polling -----------------------------------------------------------------------------
 
+    def snapshot_ref(self, order: dict) -> tuple[str, str]:
+        # Status too: LastUpdateDate has whole seconds, and a cancellation may share its second.
+        return order["AmazonOrderId"], f"{order.get('LastUpdateDate', '')}@{order.get('OrderStatus', '')}"
+
     async def poll_orders(self, cursor: str | None) -> OrderPage:
         """One getOrders page. The cursor (JSON) holds `LastUpdatedAfter`, and while a listing
         is being paged also `NextToken`, `LastUpdatedBefore` and `MaxSeen` of that listing.

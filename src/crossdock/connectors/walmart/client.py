@@ -7,6 +7,12 @@ an access token valid 15 minutes; it is cached per connection (and credentials) 
 before it expires, and sent as `WM_SEC.ACCESS_TOKEN`. Every call carries a fresh
 `WM_QOS.CORRELATION_ID`.
 
+Rate limits: each order operation's limit (config.DEFAULT_RATE_LIMITS, per minute, or the
+connection's overrides) is mirrored client-side as a token bucket in the connection's
+cache, so one process never sprays 429s: a wait up to MAX_SLEEP is slept, a longer one
+raises ThrottledError(local=True). A 429 empties the operation's bucket until Walmart's
+`x-next-replenish-time`.
+
 Failures: 401 → one forced token refresh, then PermanentError("auth.invalid_credentials");
 429 → ThrottledError (Retry-After, else `x-next-replenish-time`, else 60 s); 5xx/network →
 TransientError (ambiguous for a POST that was sent); other 4xx → PermanentError
@@ -15,6 +21,7 @@ TransientError (ambiguous for a POST that was sent); other 4xx → PermanentErro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import time
@@ -27,11 +34,13 @@ import orjson
 
 from crossdock.connectors.http.client import LINEAGE_LIMIT, redact_headers, retry_after
 from crossdock.connectors.registry import ConnectorContext
-from crossdock.connectors.walmart.config import WalmartConfig
+from crossdock.connectors.walmart.config import RateLimit, WalmartConfig
 from crossdock.errors import PermanentError, ThrottledError, TransientError
 from crossdock.records import LineageRecord
 
 REFRESH_MARGIN = 60.0
+MAX_SLEEP = 1.0  # seconds a call may wait for its bucket before it raises ThrottledError
+BUCKETS_KEY = "walmart.buckets"
 _AUTH_HINT = "Check the connection's Walmart client id and secret (Developer Portal → API keys), then retry."
 
 
@@ -39,6 +48,35 @@ _AUTH_HINT = "Check the connection's Walmart client id and secret (Developer Por
 class Token:
     value: str
     expires_at: float
+
+
+@dataclass
+class Bucket:
+    """One operation's limit: `rate` tokens per second up to `burst`, one token per call.
+    `tokens` goes below zero while calls wait for tokens they reserved."""
+
+    rate: float
+    burst: float
+    tokens: float
+    at: float
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = max(self.at, now)
+
+    def reserve(self, operation: str, now: float, max_wait: float) -> float:
+        """Seconds to wait for a token now reserved; raises ThrottledError past `max_wait`."""
+        self._refill(now)
+        wait = max(0.0, (1.0 - self.tokens) / self.rate)
+        if wait > max_wait:
+            raise ThrottledError(wait, f"Walmart {operation}: limit used up (client-side bucket)", local=True)
+        self.tokens -= 1.0
+        return wait
+
+    def pause(self, now: float, seconds: float) -> None:
+        """Walmart said 429: no token until `seconds` from now."""
+        self._refill(now)
+        self.tokens = min(self.tokens, 1.0 - seconds * self.rate)
 
 
 @dataclass(frozen=True)
@@ -83,12 +121,20 @@ class WalmartClient:
 
     async def call(
         self, operation: str, method: str, path: str, *, params: dict[str, str] | None = None,
-        data: Any = None, body_text: bytes | None = None,
+        data: Any = None, body_text: bytes | None = None, json: Any = None,
     ) -> Answer:  # fmt: skip
-        """One API call with the access token; `data` is a form (multipart) or None."""
+        """One API call with the access token; `data` is a form (multipart) or None, `json` a
+        JSON body."""
+        extra = {}
+        if json is not None:
+            data = body_text = orjson.dumps(json)
+            extra = {"Content-Type": "application/json"}
+        bucket = self._bucket(operation)
+        if bucket is not None and (wait := bucket.reserve(operation, self.ctx.clock(), MAX_SLEEP)) > 0:
+            await asyncio.sleep(wait)
         token = await self.access_token()
         for attempt in range(2):
-            headers = {**self._headers(), "WM_SEC.ACCESS_TOKEN": token}
+            headers = {**self._headers(), **extra, "WM_SEC.ACCESS_TOKEN": token}
             answer = await self._send(method, path, headers, data, params, shown_body=body_text)
             if answer.status != 401 or attempt:
                 break
@@ -97,8 +143,20 @@ class WalmartClient:
             raise PermanentError(
                 "auth.invalid_credentials", f"Walmart {operation} refused a fresh token", _AUTH_HINT
             )
+        if answer.status == 429 and bucket is not None:
+            bucket.pause(self.ctx.clock(), _throttle_wait(answer.headers))
         self._classify(operation, answer, mutating=method != "GET")
         return answer
+
+    def _bucket(self, operation: str) -> Bucket | None:
+        limit: RateLimit | None = self.config.rate_limit(operation)
+        if limit is None:
+            return None
+        buckets: dict[str, Bucket] = self.ctx.cache.setdefault(BUCKETS_KEY, {})
+        if operation not in buckets:
+            burst = limit.burst or limit.per_minute
+            buckets[operation] = Bucket(limit.per_minute / 60.0, burst, burst, self.ctx.clock())
+        return buckets[operation]
 
     async def _send(self, method: str, path: str, headers: dict[str, str], data: Any,
                     params: dict[str, str] | None, *, shown_body: bytes | None = None) -> Answer:  # fmt: skip

@@ -6,10 +6,13 @@ nothing. A snapshot that says "cancelled" starts the cancellation."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from crossdock.connectors.amazon import codec as amazon_codec
 from crossdock.connectors.shopify import codec as shopify_codec
+from crossdock.connectors.walmart import codec as walmart_codec
+from crossdock.connectors.walmart import order_codec as walmart_orders
 from crossdock.domain.order_status import OrderStatus
 from crossdock.domain.orders import Order
 from crossdock.engine.handlers import HandlerContext
@@ -52,6 +55,8 @@ async def order_received(msg: Message, ctx: HandlerContext) -> None:
         # Posted already: keep our line progress; later edits are the channel's to cancel.
         records.save(ctx, rec.evolve(channel_updated_at=updated_at))
         return
+    if acknowledged := rec.document.get("acknowledged_at"):  # Crossdock's fact, not the channel's
+        order.acknowledged_at = datetime.fromisoformat(acknowledged)
     held = order.is_on_hold
     rec = records.with_order(rec, order, channel_updated_at=updated_at)
     rec = rec.evolve(stage=(Stage.ON_HOLD if held else Stage.RECEIVED).value, problem=order.hold_reason)
@@ -96,10 +101,13 @@ async def _decode(msg: Message, ctx: HandlerContext) -> tuple[Order, str | None]
         raw = payload["order"]
         order = await _decode_amazon(msg, ctx, raw, payload.get("items"))
         return order, _utc(raw.get("LastUpdateDate"))
+    if kind == "walmart":
+        raw = payload["order"]
+        return walmart_codec.decode_order(raw), walmart_orders.updated_at(raw)
     raise PermanentError(
         "config.channel_unknown",
         f"orders from connection {msg.connection_id} of kind {kind!r} cannot be decoded",
-        "Order capture supports shopify and amazon connections.",
+        "Order capture supports shopify, amazon and walmart connections.",
         owner=Owner.PARTNER,
     )
 

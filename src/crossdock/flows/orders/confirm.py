@@ -5,11 +5,12 @@ confirmation or the ERP's invoice of that shipment before making another."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from crossdock.connectors.capabilities import ChannelOrderRef, InvoiceRequest
 from crossdock.engine.handlers import HandlerContext
-from crossdock.flows.orders import records
+from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.fulfil import sales_order_of
 from crossdock.flows.orders.stages import Stage
@@ -90,9 +91,17 @@ async def cancel_lines(msg: Message, ctx: HandlerContext) -> None:
 
 
 async def acknowledge(msg: Message, ctx: HandlerContext) -> None:
+    """Tell the channel the order is accepted (Walmart: within 4 hours); the order keeps when."""
     rec = await records.load(ctx)
+    if Stage(rec.stage) in stages.STOPPED_STAGES:
+        return  # cancelled meanwhile: nothing to accept
+    order = records.canonical(rec)
+    if order.acknowledged_at is not None:
+        return
     channel = await connector(ctx, rec.connection_id, role="channel")
     await channel.acknowledge_order(channel_ref(rec))
+    order.acknowledge(datetime.fromtimestamp(ctx.now, UTC))
+    records.save(ctx, records.with_order(rec, order))
 
 
 __all__ = ["acknowledge", "cancel_lines", "confirm_shipment", "order_settings", "post_invoice"]

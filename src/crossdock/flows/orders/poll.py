@@ -1,4 +1,4 @@
-"""Polling channels whose orders are not pushed (Amazon): one page per message.
+"""Polling channels whose orders are not pushed (Amazon, Walmart): one page per message.
 
 The cursor moves in the same transaction as the orders it found become messages,
 so a crash never skips orders; an order seen twice (same id, same update time) is
@@ -24,13 +24,12 @@ async def poll(msg: Message, ctx: HandlerContext) -> None:
     channel = await connector(ctx, conn_id, role="channel")
     page = await channel.poll_orders(cursor)
     for order in page.orders:
-        oid = order["AmazonOrderId"]
+        oid, version = channel.snapshot_ref(order)
         ref = f"{channel.channel}:{oid}"
         ctx.emit(
             stages.RECEIVED,
             {"order": order},
-            # Status too: LastUpdateDate has whole seconds, and a cancellation may share its second.
-            key=f"{ref}@{order.get('LastUpdateDate', '')}@{order.get('OrderStatus', '')}",
+            key=f"{ref}@{version}",
             ordering_key=ref,
             correlation_id=ref,
             connection_id=conn_id,
