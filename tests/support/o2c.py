@@ -30,9 +30,10 @@ from typing import Any
 
 import httpx
 
-from crossdock.demo.config import SANDBOX, TENANT, tenant_config
+from crossdock.demo.config import CATALOG, SANDBOX, TENANT, tenant_config
 from crossdock.demo.runner import Child
 from tests.support.o2c_ledger import exception_summary, summary
+from tests.support.o2c_walmart import with_walmart
 
 CROSSDOCK = [str(Path(sys.executable).with_name("crossdock"))]
 if os.environ.get("CROSSDOCK_O2C_ISOLATED_CLI"):  # see tests/support/o2c_cli.py
@@ -45,16 +46,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def hub_config(sandbox_port: int, customer: str, *, unmapped: set[str] = frozenset(), short_pick: str = "cancel") -> str:
+def hub_config(
+    sandbox_port: int, customer: str, *, unmapped: set[str] = frozenset(), short_pick: str = "cancel",
+    walmart: bool = False, availability: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
     """The hub's configuration file (JSON is YAML): the demo's tenant `northwind`, wired to
-    the sandbox on `sandbox_port` at the harness's speed."""
+    the sandbox on `sandbox_port` at the harness's speed (with `walmart`, also its Walmart seller)."""
+    url = f"http://127.0.0.1:{sandbox_port}"
     doc = tenant_config(
-        f"http://127.0.0.1:{sandbox_port}",
+        url,
         amazon_customer=customer,
         unmapped=tuple(sorted(unmapped)),
         speed=SandboxSettings.speed,
         short_pick=short_pick,
+        availability=availability is not None,
     )
+    if walmart:
+        doc = with_walmart(doc, url, SandboxSettings.speed, [s for s in CATALOG if s not in unmapped])
+    if availability:  # the test's own channel rules
+        doc["tenants"][0]["availability"] = availability
     return json.dumps(doc, indent=1)
 
 
@@ -73,6 +83,8 @@ class O2C:
     customer: str = ""
     unmapped: set[str] = field(default_factory=set)
     short_pick: str = "cancel"
+    walmart: bool = False  # the tenant also sells on the sandbox's Walmart seller
+    availability: dict[str, Any] | None = None  # the tenant's `availability:` section ({}: the demo's)
     procs: list[Child] = field(default_factory=list)
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=60))
 
@@ -98,6 +110,9 @@ class O2C:
         partial_shipments: float = 0.0,
         short_pick: str = "cancel",
         workers: int = 1,
+        walmart: bool = False,
+        availability: dict[str, Any] | None = None,
+        wms_stock: bool = False,
     ):
         env = {
             **os.environ,
@@ -106,10 +121,11 @@ class O2C:
             "CROSSDOCK_LEASE_SECONDS": "10",
         }
         env.pop("CROSSDOCK_CRASH_POINT", None)
-        self = cls(tmp, env, free_port(), free_port(), unmapped=set(unmapped), short_pick=short_pick)
+        self = cls(tmp, env, free_port(), free_port(), unmapped=set(unmapped), short_pick=short_pick, walmart=walmart,
+                   availability=availability)  # fmt: skip
         failed = False
         try:
-            await self._start_sandbox(short_picks, partial_shipments)
+            await self._start_sandbox(short_picks, partial_shipments, wms_stock)
             self.customer = await self._marketplace_customer()
             self.apply()
             await self._start_hub(workers)
@@ -147,11 +163,13 @@ class O2C:
             await asyncio.sleep(0.1)
         raise AssertionError(f"{p.name} did not become ready at {url}")
 
-    async def _start_sandbox(self, short_picks: float, partial_shipments: float) -> None:
+    async def _start_sandbox(self, short_picks: float, partial_shipments: float, wms_stock: bool = False) -> None:
         s = SandboxSettings
         args = ["sandbox", "--port", str(self.sandbox_port), "--hub", self.hub, "--seed", "7",
                 "--speed", str(s.speed), "--retry-factor", str(s.retry_factor), "--wms-delay", str(s.wms_delay),
                 "--short-picks", str(short_picks), "--partial-shipments", str(partial_shipments)]  # fmt: skip
+        if wms_stock:
+            args.append("--wms-stock")
         p = self._spawn("sandbox", args)
         await self._ready(p, f"{self.sandbox}/_sandbox/config")
 
@@ -180,7 +198,10 @@ class O2C:
 
     def apply(self) -> None:
         path = self.tmp / "crossdock.yaml"
-        path.write_text(hub_config(self.sandbox_port, self.customer, unmapped=self.unmapped, short_pick=self.short_pick))
+        path.write_text(
+            hub_config(self.sandbox_port, self.customer, unmapped=self.unmapped, short_pick=self.short_pick,
+                       walmart=self.walmart, availability=self.availability)
+        )  # fmt: skip
         self.cli("apply", "-f", str(path), "--actor", "o2c-test")
 
     def add_mappings(self, skus: set[str]) -> None:
@@ -240,6 +261,12 @@ class O2C:
         if lines:
             body["lines"] = lines
         return [o["order"] for o in (await self._post("/amazon/_sandbox/orders", body))["orders"]]
+
+    async def walmart_orders(self, count: int = 1, lines: list[dict] | None = None) -> list[dict]:
+        body: dict[str, Any] = {"count": count}
+        if lines:
+            body["lines"] = lines
+        return (await self._post("/walmart/_sandbox/orders", body))["orders"]
 
     async def cancel_shopify(self, order_id: int | str) -> None:
         await self._post(f"/shopify/_sandbox/orders/{order_id}/cancel", {"reason": "customer"})

@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from tests.support.o2c_walmart import walmart_confirmations, walmart_orders
+
 
 def exception_summary(rows: list[dict[str, Any]]) -> str:
     by_cat = Counter(r.get("category") for r in rows)
@@ -45,6 +47,11 @@ def summary(state: dict[str, Any]) -> dict[str, Any]:
             "shipments": len(wms["shipments"]),
             "webhooks": {k: v for k, v in wms["webhooks"].items() if k != "deliveries"},
         },
+        "walmart": {
+            "orders": Counter(",".join(o["statuses"]) for o in state.get("walmart", {}).get("orders", {}).values()),
+            "acknowledgements": Counter(a["status"] for a in state.get("walmart", {}).get("acknowledgements", [])),
+            "shipping_updates": Counter(u["status"] for u in state.get("walmart", {}).get("shipments", [])),
+        },
         "faults": state.get("faults"),
     }
 
@@ -73,6 +80,7 @@ class Ledger:
                 "lines": {str(i["id"]): i["ordered"] for i in o["items"]},
                 "skus": {i["sku"] for i in o["items"]},
             }  # fmt: skip
+        self.orders.update(walmart_orders(s))
         self.sales_orders: dict[str, list[dict]] = {}
         for so in s["erp"]["sales_orders"].values():
             self.sales_orders.setdefault(so["external_reference"], []).append(so)
@@ -96,6 +104,8 @@ class Ledger:
             self.confirmed.setdefault(package["trackingNumber"], []).append(
                 {"order": f"amazon:{c['order_id']}", "lines": lines}
             )
+        for number, confirmations in walmart_confirmations(s).items():
+            self.confirmed.setdefault(number, []).extend(confirmations)
 
     def invoices_of(self, shipment: dict[str, Any]) -> list[dict]:
         suffix = f"#{shipment['shipment_reference']}"

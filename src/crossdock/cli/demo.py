@@ -15,10 +15,17 @@ def register(root: typer.Typer) -> None:
 def demo(
     duration: float = typer.Option(120.0, "--duration", min=1, help="Seconds of traffic."),
     rate: float = typer.Option(
-        30.0, "--rate", min=0.1, help="Orders per minute, per channel (Shopify, Amazon)."
+        30.0,
+        "--rate",
+        min=0.1,
+        help="Orders per minute, per channel (Shopify, Amazon), spread over the tenants.",
     ),
-    tenants: int = typer.Option(1, "--tenants", min=1, help="Tenants (only 1 for now)."),
-    seed: int = typer.Option(7, "--seed", help="Seed of the sandbox's catalog, orders and warehouse."),
+    tenants: int = typer.Option(
+        1, "--tenants", min=1, max=99, help="Tenants, each with its own Shopify, Amazon, ERP and WMS."
+    ),
+    seed: int = typer.Option(
+        7, "--seed", help="Seed of the catalog, orders, stock and price changes and the warehouse."
+    ),
     port: int = typer.Option(8080, "--port", help="The hub's port (the console is at /console)."),
     sandbox_port: int = typer.Option(8090, "--sandbox-port", help="The sandbox systems' port."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open the console in a browser."),

@@ -25,6 +25,12 @@ def sandbox(
     partial_shipments: float = typer.Option(0.0, help="Probability that a release ships in two parcels."),
     shopify_per_minute: float = typer.Option(0.0, help="Generate Shopify orders at this rate."),
     amazon_per_minute: float = typer.Option(0.0, help="Generate Amazon orders at this rate."),
+    tenant: list[str] = typer.Option(
+        [], "--tenant", help="Also serve this tenant's own systems under /t/{tenant} (repeatable)."
+    ),
+    wms_stock: bool = typer.Option(
+        False, "--wms-stock", help="The WMS keeps stock per item and location and sends inventory events."
+    ),
 ) -> None:
     """Serve the sandbox until interrupted; `GET /_sandbox/state` shows what each system holds."""
     from aiohttp import web
@@ -43,9 +49,13 @@ def sandbox(
             event_delay_s=wms_delay,
             short_pick_probability=short_picks,
             partial_shipment_probability=partial_shipments,
+            stock=wms_stock,
         ),
     )
-    app = create_sandbox_app(config)
+    try:
+        app = create_sandbox_app(config, tenants=tuple(tenant))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tenant") from None
     rates = {k: v for k, v in (("shopify", shopify_per_minute), ("amazon", amazon_per_minute)) if v > 0}
 
     async def start_traffic(app: web.Application) -> None:

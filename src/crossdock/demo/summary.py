@@ -1,7 +1,8 @@
-"""The demo's summary, counted from the sandbox's own state (`GET /_sandbox/state`).
+"""The demo's summary, counted from the sandbox's own state (`GET /_sandbox/state` of each
+tenant's systems).
 
-Every count below is what the simulated Shopify store, Amazon account, ERP and WMS hold,
-never what the hub believes it did:
+Every count below is what the simulated Shopify store, Amazon account, ERP and WMS of a
+tenant hold, never what the hub believes it did:
 
 - `channel_orders`: orders the Shopify store and the Amazon account hold (all statuses).
 - `erp_sales_orders`: sales orders in the ERP; `duplicate_sales_orders`: sales orders
@@ -11,16 +12,23 @@ never what the hub believes it did:
   sandbox accepted (204); `duplicate_confirmations`: confirmations beyond the first for
   one tracking number (one WMS parcel is confirmed to its channel once).
 - `invoices`: invoices in the ERP.
-- `oversold_units`: units that left, or were promised to leave, beyond what was sold or
-  stocked: per channel order line, units the WMS shipped or the channel was told were
-  shipped beyond the quantity the customer ordered; plus, per ERP item, stock invoiced
-  below zero on hand. Both parts are in `oversold_detail`.
+- `oversold_units`: units sold or sent beyond what there was, the sum of
+  `oversold_detail`: per item, units on open channel orders beyond the stock the WMS held
+  over the run (initial stock + receipts − write-offs: `sold_beyond_stock`); per order
+  line, units the WMS shipped or the channel was told were shipped beyond the quantity the
+  customer ordered; per ERP item, stock invoiced below zero on hand. The detail also shows
+  the units the WMS could not allocate at release time (`out_of_stock_at_release`).
+- `stock_events`: `inventory.*` events the WMS sent to the hub (receipts, write-offs,
+  shipments, snapshots); `erp_price_changes`: list price changes in the ERP.
+- `availability_published`: stock level updates the channels received.
 - `unposted_channel_orders`: open channel orders with no ERP sales order, and how many of
   them contain a SKU the demo left unmapped (the sandbox's side of the exceptions).
 
 `exceptions_open` (by category) cannot come from the sandbox: an exception is the hub's
 own record of an order it parked. It is read from the hub's database by the runner and
 passed in; `unposted_channel_orders` is the sandbox's corroboration.
+
+`build` summarises one tenant; `build_all` adds the tenants up (`tenants` holds each one).
 """
 
 from __future__ import annotations
@@ -38,6 +46,18 @@ KEYS = (
     "invoices",
     "oversold_units",
     "exceptions_open",
+)
+# Besides KEYS, added up over the tenants (numbers, or dicts of numbers).
+SUMMED = (
+    "channel_orders_by_channel",
+    "cancelled_channel_orders",
+    "oversold_detail",
+    "unposted_channel_orders",
+    "availability_published",
+    "stock_events",
+    "erp_price_changes",
+    "price_changes",
+    "faults_injected",
 )
 
 
@@ -61,27 +81,43 @@ def _confirmations(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def channel_orders(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Hub order reference → {channel, cancelled, lines {line id: qty}, skus}."""
+    """Hub order reference → {channel, cancelled, lines {line id: qty}, skus, units {sku: qty}}."""
     orders: dict[str, dict[str, Any]] = {}
     for oid, o in state["shopify"]["orders"].items():
+        units: Counter[str] = Counter()
+        for li in o["lines"]:
+            units[li["sku"]] += int(li["quantity"])
         orders[f"shopify:{oid}"] = {
             "channel": "shopify",
             "cancelled": bool(o["cancelled"]),
             "lines": {str(li["id"]): int(li["quantity"]) for li in o["lines"]},
             "skus": {li["sku"] for li in o["lines"]},
+            "units": units,
         }
     for oid, o in state["amazon"]["orders"].items():
+        units = Counter()
+        for i in o["items"]:
+            units[i["sku"]] += int(i["ordered"])
         orders[f"amazon:{oid}"] = {
             "channel": "amazon",
             "cancelled": o["status"] == "Canceled",
             "lines": {str(i["id"]): int(i["ordered"]) for i in o["items"]},
             "skus": {i["sku"] for i in o["items"]},
+            "units": units,
         }
     return orders
 
 
+def stock_events(state: dict[str, Any]) -> int:
+    return int((state["wms"].get("stock") or {}).get("events", 0))
+
+
+def erp_price_changes(state: dict[str, Any]) -> int:
+    return len(state["erp"].get("price_changes", []))
+
+
 def counts(state: dict[str, Any]) -> dict[str, int]:
-    """The live view's counters (cheap enough to compute every second)."""
+    """The live view's counters for one tenant (cheap enough to compute every second)."""
     erp, wms = state["erp"], state["wms"]
     confirmations = _confirmations(state)
     return {
@@ -93,6 +129,8 @@ def counts(state: dict[str, Any]) -> dict[str, int]:
         "shipment_confirmations": len(confirmations),
         "invoices": len(erp["invoices"]),
         "availability_published": availability_published(state),
+        "stock_events": stock_events(state),
+        "erp_price_changes": erp_price_changes(state),
     }
 
 
@@ -107,6 +145,25 @@ def availability_published(state: dict[str, Any]) -> int:
     )
 
 
+def sold_beyond_stock(state: dict[str, Any], orders: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Per item, units on open channel orders beyond what the WMS held over the run (its
+    initial stock plus receipts less write-offs). Empty when the WMS keeps no stock."""
+    ledger = (state["wms"].get("stock") or {}).get("ledger") or {}
+    if not ledger:
+        return {}
+    sold: Counter[str] = Counter()
+    for o in orders.values():
+        if not o["cancelled"]:
+            sold.update(o["units"])
+    beyond = {}
+    for item, units in sorted(sold.items()):
+        moves = ledger.get(item, {})
+        held = moves.get("initial", 0) + moves.get("received", 0) - moves.get("written_off", 0)
+        if units > held:
+            beyond[item] = units - held
+    return beyond
+
+
 def build(
     state: dict[str, Any],
     exceptions_open: dict[str, int],
@@ -114,13 +171,14 @@ def build(
     unmapped: tuple[str, ...] = (),
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One tenant's summary."""
     erp, wms = state["erp"], state["wms"]
     orders = channel_orders(state)
     by_ref = Counter(so["external_reference"] for so in erp["sales_orders"].values())
     confirmations = _confirmations(state)
     by_tracking = Counter(c["tracking"] for c in confirmations if c["tracking"])
 
-    # Oversold, part 1: per order line, units shipped (WMS) or confirmed (channel) beyond ordered.
+    # Per order line, units shipped (WMS) or confirmed (channel) beyond ordered.
     order_of_release = {ref: r["order_reference"] for ref, r in wms["releases"].items()}
     shipped: dict[str, Counter] = {}
     for sh in wms["shipments"]:
@@ -137,8 +195,12 @@ def build(
         for line in set(shipped.get(ref, {})) | set(confirmed.get(ref, {})):
             out = max(shipped.get(ref, Counter())[line], confirmed.get(ref, Counter())[line])
             beyond_order += max(0, out - ordered.get(line, 0))
-    # Oversold, part 2: ERP stock invoiced below zero on hand.
+    # ERP stock invoiced below zero on hand.
     below_zero = sum(max(0, -int(float(q))) for q in erp.get("stock", {}).values())
+    # Sold on the channels beyond what the warehouse held.
+    beyond_stock = sold_beyond_stock(state, orders)
+    ledger = (wms.get("stock") or {}).get("ledger") or {}
+    out_of_stock = sum(int(m.get("out_of_stock", 0)) for m in ledger.values())
 
     open_orders = {ref: o for ref, o in orders.items() if not o["cancelled"]}
     unposted = [ref for ref in open_orders if ref not in by_ref]
@@ -156,18 +218,53 @@ def build(
         "shipment_confirmations": len(confirmations),
         "duplicate_confirmations": sum(n - 1 for n in by_tracking.values() if n > 1),
         "invoices": len(erp["invoices"]),
-        "oversold_units": beyond_order + below_zero,
+        "oversold_units": sum(beyond_stock.values()) + beyond_order + below_zero,
         "oversold_detail": {
+            "sold_beyond_stock": sum(beyond_stock.values()),
             "shipped_or_confirmed_beyond_ordered": beyond_order,
             "erp_stock_below_zero": below_zero,
+            "out_of_stock_at_release": out_of_stock,
         },
+        "oversold_items": beyond_stock,
         "exceptions_open": dict(sorted(exceptions_open.items())),
         "unposted_channel_orders": {"total": len(unposted), "with_unmapped_sku": len(unposted_unmapped)},
         "availability_published": availability_published(state),
+        "stock_events": stock_events(state),
+        "erp_price_changes": erp_price_changes(state),
         "price_changes": len(state["shopify"].get("price_changes", [])),
         "faults_injected": injected,
         "unmapped_skus": list(unmapped),
     }
+    if extra:
+        summary.update(extra)
+    return summary
+
+
+def _add(total: Any, value: Any) -> Any:
+    if isinstance(value, dict):
+        out = dict(total or {})
+        for k, v in value.items():
+            out[k] = _add(out.get(k), v)
+        return out
+    return (total or 0) + value
+
+
+def build_all(
+    states: dict[str, dict[str, Any]],
+    exceptions_open: dict[str, dict[str, int]],
+    *,
+    unmapped: tuple[str, ...] = (),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every tenant's summary under `tenants`, and KEYS (and SUMMED) added up over them."""
+    tenants = {t: build(s, exceptions_open.get(t, {}), unmapped=unmapped) for t, s in states.items()}
+    summary: dict[str, Any] = {key: {} if key == "exceptions_open" else 0 for key in KEYS}
+    for one in tenants.values():
+        for key in (*KEYS, *SUMMED):
+            summary[key] = _add(summary.get(key), one[key])
+    summary["exceptions_open"] = dict(sorted(summary["exceptions_open"].items()))
+    summary["unmapped_skus"] = list(unmapped)
+    summary["tenants"] = tenants
     if extra:
         summary.update(extra)
     return summary

@@ -64,6 +64,7 @@ class AmazonSeller:
 
     def reset(self) -> None:
         self.rng = self.ctx.rng("amazon")
+        self.order_rng = self.ctx.rng("amazon.orders")  # orders alone: the seed replays them
         self.catalog = make_catalog(self.ctx.rng("catalog"), self.ctx.config.catalog_size)
         self.orders: dict[str, dict[str, Any]] = {}
         self.items: dict[str, list[dict[str, Any]]] = {}
@@ -86,9 +87,9 @@ class AmazonSeller:
     ) -> list[dict[str, Any]]:
         created = []
         for _ in range(count):
-            chosen = pick_lines(self.rng, self.catalog, lines)
+            chosen = pick_lines(self.order_rng, self.catalog, lines)
             order, items, address = amazon_order(
-                self.rng,
+                self.order_rng,
                 lines=chosen,
                 now=self.ctx.iso(),
                 marketplace_id=self.cfg.marketplace_id,

@@ -10,11 +10,16 @@ listings feed / processing report schemas)
     GET  /amazon/feeds/2021-06-30/documents/{id}     {feedDocumentId, url, compressionAlgorithm: GZIP}
     GET  {url}                                       the processing report (gzip)
     PATCH /amazon/listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=   ListingsItemSubmissionResponse
+    GET  /amazon/listings/2021-08-01/items/{sellerId}?marketplaceIds=&identifiers=A,B&identifiersType=SKU
+                                                     searchListingsItems: ≤ 20 SKUs, each listing's
+                                                     fulfillmentAvailability (SKUs never listed: absent)
     POST /amazon/listings/_sandbox/invalid_skus      {"skus": [...]}: messages/patches for them get ERROR issues
+    UPDATE / PARTIAL_UPDATE feed messages            whole listings, checked and kept (see amazon_catalog)
 
 Calls need a live LWA token of the Amazon seller. Usage plans as token buckets (× speed),
 JSON_LISTINGS_FEED at most 5 feeds per 5 minutes (÷ speed): 429 QuotaExceeded beyond.
-Listings quantities (`fulfillment_availability` DEFAULT) are kept per SKU for the snapshot.
+Listings quantities (`fulfillment_availability` DEFAULT) and prices (`purchasable_offer`
+`our_price`) are kept per SKU for the snapshot (`listings`, `prices`).
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from __future__ import annotations
 import gzip
 import hmac
 from collections import Counter, deque
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
 from crossdock.sandbox.amazon import error_body
+from crossdock.sandbox.amazon_catalog import apply_listing, is_listing
 from crossdock.sandbox.faults import FaultBook
 from crossdock.sandbox.state import SandboxContext, TokenBucket
 
@@ -35,7 +42,8 @@ if TYPE_CHECKING:
     from crossdock.sandbox.amazon import AmazonSeller
 
 USAGE_PLANS = {"createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15), "getFeed": (2.0, 15),
-               "getFeedDocument": (0.0222, 10), "patchListingsItem": (5.0, 5)}  # fmt: skip
+               "getFeedDocument": (0.0222, 10), "patchListingsItem": (5.0, 5),
+               "searchListingsItems": (5.0, 5)}  # fmt: skip
 MAX_MESSAGES = 25_000
 INVALID_CODE = "90000900"  # the code of Amazon's own invalid-listing sandbox example
 
@@ -54,6 +62,8 @@ class AmazonListings:
         self.feeds: dict[str, dict[str, Any]] = {}
         self.window: deque[float] = deque()
         self.listings: dict[str, int] = {}
+        self.catalog: dict[str, dict[str, Any]] = {}  # sku → {productType, attributes} (UPDATE messages)
+        self.prices: dict[str, dict[str, Any]] = {}  # sku → {amount, currency} (purchasable_offer)
         self.invalid_skus: set[str] = set(self.cfg.invalid_skus)
         self.patches: list[dict[str, Any]] = []
         self.throttled: Counter[str] = Counter()
@@ -90,7 +100,8 @@ class AmazonListings:
 
     def _url(self, request: web.Request, doc_id: str) -> str:
         doc = self.documents[doc_id]
-        return f"{request.scheme}://{request.host}/amazon/feeds/_documents/{doc_id}?X-Amz-Signature={doc['signature']}"
+        prefix = request.path.split("/amazon/", 1)[0]  # a tenant's seller is under /t/{tenant}
+        return f"{request.scheme}://{request.host}{prefix}/amazon/feeds/_documents/{doc_id}?X-Amz-Signature={doc['signature']}"
 
     # -- feed documents ---------------------------------------------------------------------
 
@@ -197,11 +208,17 @@ class AmazonListings:
 
     def _apply(self, message: Any) -> list[dict[str, Any]]:
         """Issues of one message (none when it was applied)."""
+        if is_listing(message):  # a whole listing (the catalog), not a quantity or price patch
+            return apply_listing(self.catalog, message, self.cfg.required_attributes, self.invalid_skus)
         number = message.get("messageId") if isinstance(message, dict) else None
         sku = message.get("sku") if isinstance(message, dict) else None
         quantity = _quantity(message) if isinstance(message, dict) else None
-        if not isinstance(number, int) or not sku or quantity is None:
-            return [_issue(number, sku, "4000001", "The message is not a PATCH of fulfillment_availability.")]
+        price, bad_price = _price(message) if isinstance(message, dict) else (None, None)
+        if bad_price:
+            return [{**_issue(number, sku, "99022", bad_price), "attributeName": "purchasable_offer.our_price"}]
+        if not isinstance(number, int) or not sku or (quantity is None and price is None):
+            message_text = "The message is not a PATCH of fulfillment_availability or purchasable_offer."
+            return [_issue(number, sku, "4000001", message_text)]
         if sku in self.invalid_skus:
             return [
                 _issue(
@@ -211,7 +228,10 @@ class AmazonListings:
                     f"SKU '{sku}' is invalid for this seller: the listing cannot be updated.",
                 )
             ]
-        self.listings[sku] = quantity
+        if quantity is not None:
+            self.listings[sku] = quantity
+        if price is not None:
+            self.prices[sku] = price
         return []
 
     # -- listings items -----------------------------------------------------------------------
@@ -234,11 +254,34 @@ class AmazonListings:
         for issue in issues:
             issue.pop("messageId", None)
         self.patches.append(
-            {"at": self.ctx.iso(), "sku": sku, "quantity": _quantity(message), "issues": issues}
+            {"at": self.ctx.iso(), "sku": sku, "quantity": _quantity(message), "price": _price(message)[0],
+             "issues": issues}  # fmt: skip
         )
         answer = {"sku": sku, "status": "INVALID" if issues else "ACCEPTED",
                   "submissionId": f"{self.seller.rng.getrandbits(128):032x}", "issues": issues}  # fmt: skip
         return web.json_response(answer, headers=self._headers("patchListingsItem"))
+
+    async def search_items(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request, "searchListingsItems")) is not None:
+            return refused
+        query = request.query
+        skus = [s for s in (query.get("identifiers") or "").split(",") if s]
+        if not query.get("marketplaceIds") or query.get("identifiersType") != "SKU" or not skus:
+            return self._bad("searchListingsItems", "marketplaceIds, identifiers and identifiersType=SKU are required")
+        if len(skus) > 20:
+            return self._bad("searchListingsItems", "identifiers takes at most 20 values")
+        marketplace = query["marketplaceIds"].split(",")[0]
+        items = [
+            {
+                "sku": sku,
+                "summaries": [{"marketplaceId": marketplace, "status": ["BUYABLE", "DISCOVERABLE"]}],
+                "fulfillmentAvailability": [{"fulfillmentChannelCode": "DEFAULT", "quantity": self.listings[sku]}],
+            }
+            for sku in skus
+            if sku in self.listings
+        ]
+        answer = {"numberOfResults": len(items), "pagination": {}, "items": items}
+        return web.json_response(answer, headers=self._headers("searchListingsItems"))
 
     async def post_invalid(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read() or b"{}")
@@ -257,6 +300,7 @@ class AmazonListings:
         feeds.router.add_get("/_documents/{doc_id}", self.fetch_document)
         listings = web.Application(middlewares=[self.faults.middleware("amazon", error_body)])
         listings.router.add_patch("/2021-08-01/items/{seller_id}/{sku}", self.patch_item)
+        listings.router.add_get("/2021-08-01/items/{seller_id}", self.search_items)
         listings.router.add_post("/_sandbox/invalid_skus", self.post_invalid)
         return {"/amazon/feeds": feeds, "/amazon/listings": listings}
 
@@ -267,6 +311,8 @@ class AmazonListings:
                 for fid, f in self.feeds.items()
             },  # fmt: skip
             "listings": dict(self.listings),
+            "catalog": dict(self.catalog),
+            "prices": dict(self.prices),
             "invalid_skus": sorted(self.invalid_skus),
             "listings_patches": self.patches,
             "throttled": dict(self.throttled),
@@ -282,6 +328,23 @@ def _quantity(message: dict[str, Any]) -> int | None:
                     quantity = entry.get("quantity")
                     return quantity if isinstance(quantity, int) and quantity >= 0 else None
     return None
+
+
+def _price(message: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The `purchasable_offer` price a message patches ({amount, currency}), or why it is invalid."""
+    for patch in message.get("patches") or ():
+        if not isinstance(patch, dict) or patch.get("path") != "/attributes/purchasable_offer":
+            continue
+        for offer in patch.get("value") or ():
+            try:
+                amount = offer["our_price"][0]["schedule"][0]["value_with_tax"]
+                if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
+                    raise TypeError(amount)
+                return {"amount": str(Decimal(str(amount))), "currency": str(offer["currency"])}, None
+            except (KeyError, IndexError, TypeError):
+                break
+        return None, "The field 'our_price' for the attribute 'purchasable_offer.our_price' is not valid."
+    return None, None
 
 
 def _issue(number: Any, sku: Any, code: str, message: str) -> dict[str, Any]:

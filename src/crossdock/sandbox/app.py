@@ -7,7 +7,7 @@
     /erp/...       the generic REST ERP                                         — erp.py
     /wms/...       the generic REST WMS (signed warehouse events out)           — wms.py
     /amazon/feeds/..., /amazon/listings/...   Feeds and Listings Items APIs     — amazon_feeds.py
-    /walmart/...   a Walmart seller (token, inventory feeds, feed status)      — walmart.py
+    /walmart/...   a Walmart seller (token, orders, inventory feeds)            — walmart.py
 
 and the control surface, never faulted:
 
@@ -17,15 +17,29 @@ and the control surface, never faulted:
     POST /_sandbox/reset      forget everything, clear faults
     GET|POST|DELETE /_sandbox/faults   see faults.py
     POST /_sandbox/drain      wait until queued webhooks were delivered or given up
-    GET|POST /_sandbox/traffic {"shopify": 60, "amazon": 6} orders per minute (0 stops)
+    GET|POST /_sandbox/traffic {"shopify": 60, "amazon": 6} orders per minute (0 stops);
+                              also "stock" (WMS receipts and write-offs) and "prices" (ERP
+                              list price changes) per minute
     GET  /_sandbox/config     endpoints and the sandbox credentials, for wiring up the hub
+
+Tenants: `create_sandbox_app(config, tenants=("acme", ...))` also serves, per tenant, a
+Shopify store, an Amazon seller, an ERP and a WMS of its own under `/t/{tenant}/...`
+(`/t/acme/shopify/...`, `/t/acme/erp/...`), with the control surface above for that
+tenant alone (`/t/acme/_sandbox/state`, `/faults`, `/traffic`, `/config`). Its webhooks
+name the connections `{tenant}-shopify` and `{tenant}-wms` (`SandboxConfig.for_tenant`).
+The systems at the root are the first tenant. At the root, `/_sandbox/traffic` spreads
+every event over all tenants (a seeded draw per event), `/_sandbox/reset` resets them all,
+and `/_sandbox/config` lists the tenants' base URLs.
 
 It is the outside world: it never imports the hub's engine, store, flows or bootstrap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from random import Random
 from typing import Any
 
 from aiohttp import web
@@ -56,10 +70,14 @@ class Sandbox:
     traffic: TrafficLoop
     amazon_listings: AmazonListings | None = None
     walmart: WalmartSeller | None = None
+    prefix: str = ""  # where this tenant's systems are mounted ("" at the root)
+    tenants: dict[str, Sandbox] = field(default_factory=dict)  # the root's: tenants under /t/
 
     async def drain(self, timeout: float = 30.0) -> None:
         await self.shopify.sender.drain(timeout)
         await self.wms.sender.drain(timeout)
+        for tenant in self.tenants.values():
+            await tenant.drain(timeout)
 
     def wiring(self, base_url: str = "") -> dict[str, Any]:
         c = self.ctx.config
@@ -94,13 +112,25 @@ class Sandbox:
                 "connection_id": c.wms.connection_id,
                 "webhook_secret": c.wms.webhook_secret,
             },
+            **(
+                {"tenants": {t: f"{base_url}{s.prefix}" for t, s in self.tenants.items()}}
+                if self.tenants
+                else {}
+            ),
         }
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)
+MAX_BODY = 64 * 1024 * 1024  # a listings feed of 25,000 whole listings runs to tens of megabytes
+TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
-def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
+def tenant_prefix(tenant: str) -> str:
+    """Where a tenant's systems are mounted (the first tenant's are at the root)."""
+    return f"/t/{tenant}"
+
+
+def create_sandbox_app(config: SandboxConfig | None = None, tenants: Sequence[str] = ()) -> web.Application:
     ctx = SandboxContext(config or SandboxConfig())
     faults = FaultBook(ctx)
     shopify = ShopifyStore(ctx, faults, WebhookSender(ctx))
@@ -108,7 +138,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     erp = GenericErp(ctx, faults)
     wms = GenericWms(ctx, faults, WebhookSender(ctx))
     traffic = TrafficLoop({"shopify": shopify.create_orders, "amazon": amazon.create_orders})
-    listings, walmart = AmazonListings(ctx, faults, amazon), WalmartSeller(ctx)
+    listings, walmart = AmazonListings(ctx, faults, amazon), WalmartSeller(ctx, faults)
     sandbox = Sandbox(ctx, faults, shopify, amazon, erp, wms, traffic, listings, walmart)
     for system in (shopify, amazon, erp, wms, walmart):
         ctx.systems[system.name] = system
@@ -116,8 +146,11 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
         faults=faults.snapshot, traffic=traffic.snapshot, amazon_feeds=listings.snapshot
     )
     ctx.on_reset.append(listings.reset)
+    traffic.add("stock", wms.stock_traffic)
+    traffic.add("prices", erp.price_traffic)
+    traffic.add("walmart", walmart.create_orders)
 
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
     app[SANDBOX] = sandbox
     app.add_routes(state.routes() + faults.routes())
@@ -135,7 +168,37 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
         app.add_subapp(prefix, sub)
     app.on_shutdown.append(faults.on_shutdown)
     app.on_cleanup.append(_close)
+    _add_tenants(app, sandbox, tenants)
     return app
+
+
+def _add_tenants(app: web.Application, root: Sandbox, tenants: Sequence[str]) -> None:
+    """Mount a complete sandbox per tenant under /t/{tenant}; spread the root's traffic."""
+    for tenant in tenants:
+        if not TENANT_ID.match(tenant) or tenant in root.tenants:
+            raise ValueError(f"tenant ids are unique, lowercase letters, digits and '-': {tenant!r}")
+        sub = create_sandbox_app(root.ctx.config.for_tenant(tenant))
+        sub[SANDBOX].prefix = tenant_prefix(tenant)
+        root.tenants[tenant] = sub[SANDBOX]
+        app.add_subapp(tenant_prefix(tenant), sub)
+    if not tenants:
+        return
+    everyone = [root, *root.tenants.values()]
+    for stream in list(root.traffic.create):
+        root.traffic.create[stream] = _spread(stream, everyone, root.ctx.rng(f"traffic.tenants.{stream}"))
+    root.ctx.on_reset.extend(t.ctx.reset for t in root.tenants.values())
+    root.ctx.extra_snapshots["tenants"] = lambda: {t: s.prefix for t, s in root.tenants.items()}
+
+
+def _spread(stream: str, sandboxes: list[Sandbox], rng: Random) -> Callable[[int], Any]:
+    """One stream's events, each to a tenant drawn from `rng` (its own per stream, so the
+    n-th event goes to the same tenant for the same seed)."""
+    creators = [s.traffic.create[stream] for s in sandboxes]
+
+    def create(count: int = 1) -> Any:
+        return rng.choice(creators)(count)
+
+    return create
 
 
 async def _close(app: web.Application) -> None:
@@ -169,4 +232,5 @@ async def _post_traffic(request: web.Request) -> web.Response:
 
 
 async def _get_config(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SANDBOX].wiring(f"{request.scheme}://{request.host}"))
+    sandbox = request.app[SANDBOX]
+    return web.json_response(sandbox.wiring(f"{request.scheme}://{request.host}{sandbox.prefix}"))

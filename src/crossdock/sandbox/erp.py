@@ -6,6 +6,11 @@ two POSTs with the same `external_reference` make two orders, and the snapshot's
 `sales_orders_by_reference` shows the count — preventing that is the hub's job (look up
 `GET /erp/sales-orders?external_reference=` after an ambiguous failure).
 With `ErpConfig.rate_limit_per_s` set, excess calls get 429 with `Retry-After`.
+
+List prices change during a run: `POST /erp/_sandbox/prices` with `{"item", "unit_price"}`
+(one item) or `{"count": n}` (n seeded random changes of a few percent, kept within ±20%
+of the catalog price), also the traffic generator's `prices` stream. Every change is kept
+in the snapshot's `price_changes`; the hub reads list prices with `GET /erp/prices`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from crossdock.sandbox import erp_items
 from crossdock.sandbox.faults import FaultBook
 from crossdock.sandbox.state import SandboxContext, TokenBucket
 from crossdock.sandbox.traffic import make_catalog
@@ -56,9 +62,7 @@ class GenericErp:
 
     def reset(self) -> None:
         catalog = make_catalog(self.ctx.rng("catalog"), self.ctx.config.catalog_size)
-        self.items = {
-            c.sku: {"code": c.sku, "description": c.title, "unit": "EA", "active": True} for c in catalog
-        }
+        self.items = {c.sku: erp_items.item_record(c, i) for i, c in enumerate(catalog)}
         self.prices = {
             c.sku: [
                 {
@@ -67,11 +71,15 @@ class GenericErp:
                     "currency": self.cfg.currency,
                     "unit_price": str(c.price),
                     "min_quantity": 1,
+                    "unit_cost": str((c.price * Decimal("0.6")).quantize(Decimal("0.01"))),  # optional
                 }
             ]
             for c in catalog
         }
         self.on_hand = {c.sku: Decimal(250) for c in catalog}
+        self.catalog_prices = {c.sku: c.price for c in catalog}
+        self.price_rng = self.ctx.rng("erp.prices")
+        self.price_changes: list[dict[str, Any]] = []
         self.customers: dict[str, dict[str, Any]] = {}
         self.sales_orders: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
@@ -122,9 +130,23 @@ class GenericErp:
     # -- master data ----------------------------------------------------------------------------
 
     async def get_items(self, request: web.Request) -> web.Response:
+        if "limit" in request.query:  # the item master, page by page (see erp_items)
+            limit = request.query["limit"]
+            if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+                raise Refusal(422, "invalid_limit", "limit must be 1 to 1000")
+            return web.json_response(erp_items.page(self.items, request.query.get("after"), int(limit)))
         codes = [c for c in request.query.get("codes", "").split(",") if c]
         found = [self.items[c] for c in codes if c in self.items] if codes else list(self.items.values())
         return web.json_response({"items": found, "missing": [c for c in codes if c not in self.items]})
+
+    async def patch_item(self, request: web.Request) -> web.Response:
+        item = self.items.get(request.match_info["code"])
+        body = orjson.loads(await request.read() or b"{}")
+        if item is None:
+            return _fail(404, "not_found", f"item {request.match_info['code']!r} does not exist")
+        if not isinstance(body, dict):
+            return _fail(400, "invalid_json", "the body must be a JSON object")
+        return web.json_response(erp_items.edit(item, body))
 
     async def get_customers(self, request: web.Request) -> web.Response:
         ref = request.query.get("external_ref")
@@ -149,6 +171,61 @@ class GenericErp:
     async def get_prices(self, request: web.Request) -> web.Response:
         items = [i for i in request.query.get("item", "").split(",") if i] or list(self.prices)
         return web.json_response({"prices": [p for i in items for p in self.prices.get(i, [])]})
+
+    def change_price(self, item: str, unit_price: Decimal, price_list: str = "RETAIL") -> dict[str, Any]:
+        """Set an item's list price; the change is recorded (and announced, see below)."""
+        rows = self.prices.get(item)
+        if not rows:
+            raise Refusal(404, "not_found", f"item {item!r} has no price")
+        row = next((r for r in rows if r.get("price_list") == price_list), rows[0])
+        change = {
+            "at": self.ctx.iso(),
+            "item": item,
+            "price_list": row.get("price_list"),
+            "currency": row.get("currency"),
+            "from": str(row["unit_price"]),
+            "to": str(unit_price.quantize(Decimal("0.01"))),
+        }
+        row["unit_price"] = change["to"]
+        self.price_changes.append(change)
+        self.announce_price_change(change)
+        return change
+
+    def announce_price_change(self, change: dict[str, Any]) -> None:
+        """Where a list price change would be pushed to the hub. The ERP has no price
+        webhook: the hub learns list prices by reading `GET /erp/prices` (a pricing
+        source poll), so nothing is sent here."""
+
+    def price_traffic(self, count: int = 1) -> list[dict[str, Any]]:
+        """The traffic generator's price changes: a random item up or down 2-8 percent,
+        kept within ±20% of its catalog price (drawn from the seed)."""
+        changes = []
+        items = sorted(self.prices)
+        for _ in range(count):
+            item = self.price_rng.choice(items)
+            current = Decimal(str(self.prices[item][0]["unit_price"]))
+            step = Decimal(self.price_rng.randint(2, 8)) / 100 * self.price_rng.choice((-1, 1))
+            base = self.catalog_prices.get(item, current)
+            new = min(max(current * (1 + step), base * Decimal("0.8")), base * Decimal("1.2"))
+            changes.append(self.change_price(item, new))
+        return changes
+
+    async def post_price_change(self, request: web.Request) -> web.Response:
+        try:  # a control route: the gate passes it through without answering refusals
+            body = await self._body(request)
+            if "item" not in body:
+                return web.json_response({"changes": self.price_traffic(int(body.get("count", 1)))})
+            try:
+                price = Decimal(str(body["unit_price"]))
+            except (KeyError, InvalidOperation):
+                raise Refusal(422, "invalid_price", "unit_price must be a decimal amount") from None
+            if not price.is_finite() or price <= 0:
+                raise Refusal(422, "invalid_price", "unit_price must be positive")
+            return web.json_response({"changes": [self.change_price(str(body["item"]), price)]})
+        except (TypeError, ValueError) as exc:
+            return _fail(400, "invalid", str(exc))
+        except Refusal as exc:
+            return _fail(exc.status, exc.code, str(exc))
 
     async def get_stock(self, request: web.Request) -> web.Response:
         items = [i for i in request.query.get("items", "").split(",") if i] or list(self.on_hand)
@@ -276,6 +353,7 @@ class GenericErp:
         app = web.Application(middlewares=[self.faults.middleware(self.name, error_body), self.gate])
         r = app.router
         r.add_get("/items", self.get_items)
+        r.add_patch("/_sandbox/items/{code}", self.patch_item)
         r.add_get("/customers", self.get_customers)
         r.add_post("/customers", self.post_customer)
         r.add_get("/prices", self.get_prices)
@@ -286,6 +364,7 @@ class GenericErp:
         r.add_post("/sales-orders/{so_id}/cancel", self.cancel_sales_order)
         r.add_post("/invoices", self.post_invoice)
         r.add_get("/invoices", self.get_invoices)
+        r.add_post("/_sandbox/prices", self.post_price_change)
         return app
 
     def snapshot(self) -> dict[str, Any]:
@@ -298,5 +377,6 @@ class GenericErp:
             "invoices_by_shipment": dict(Counter(i["shipment_reference"] for i in self.invoices.values())),
             "customers": self.customers,
             "stock": {sku: str(qty) for sku, qty in self.on_hand.items()},
+            "price_changes": self.price_changes,
             "rate_limited": self.rate_limited,
         }

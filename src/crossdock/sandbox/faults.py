@@ -1,6 +1,6 @@
 """Fault injection for the simulated systems: `GET|POST|DELETE /_sandbox/faults`.
 
-`POST /_sandbox/faults` takes one object per system (`shopify`, `amazon`, `erp`, `wms`);
+`POST /_sandbox/faults` takes one object per system (`shopify`, `amazon`, `erp`, `wms`, `walmart`);
 each replaces that system's faults entirely (an empty object clears them), systems not
 named keep theirs. `DELETE` clears all. Every key is optional:
 

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from crossdock.sandbox import shopify_catalog
 from crossdock.sandbox import shopify_graphql as gql
 from crossdock.sandbox.faults import FaultBook
 from crossdock.sandbox.shopify_mutations import MUTATIONS
@@ -46,6 +47,7 @@ class ShopifyStore:
 
     def reset(self) -> None:
         self.rng = self.ctx.rng("shopify")
+        self.order_rng = self.ctx.rng("shopify.orders")  # orders alone: the seed replays them
         self.catalog = make_catalog(self.ctx.rng("catalog"), self.ctx.config.catalog_size)
         self.products: dict[int, dict[str, Any]] = {}
         self.variants: dict[int, dict[str, Any]] = {}
@@ -97,11 +99,11 @@ class ShopifyStore:
     ) -> list[dict[str, Any]]:
         created = []
         for _ in range(count):
-            chosen = pick_lines(self.rng, self.catalog, lines)
+            chosen = pick_lines(self.order_rng, self.catalog, lines)
             number = 1001 + len(self.orders)
             order_id = 5_800_000_000_000 + number
             order = shopify_order(
-                self.rng,
+                self.order_rng,
                 order_id=order_id,
                 number=number,
                 first_line_id=13_000_000_000_000 + self.next_id(0) * 1000,
@@ -282,6 +284,7 @@ class ShopifyStore:
             "inventory_changes": self.inventory_changes,
             "idempotent_replays": self.idempotent_replays,
             "prices": {v["sku"]: v["price"] for v in self.variants.values()},
+            "products": shopify_catalog.snapshot(self.products, self.variants),
             "price_changes": self.price_changes,
             "graphql_operations": dict(self.operations),
             "throttle": self.bucket.snapshot(),

@@ -14,7 +14,8 @@ Roots: mutations `fulfillmentCreate(fulfillment, message)`, `inventorySetQuantit
 repeated key answers the first result without applying anything), `productSet(input)`,
 `productVariantsBulkUpdate(productId, variants)`; queries `order(id)` (with its fulfillment
 orders and their line item ids), `productVariants(first, query: "sku:A OR sku:B")`,
-`inventoryItems(first, query)` (with levels), `locations(first)`.
+`inventoryItems(first, query, locationId)` (with levels, and `inventoryLevel` at `$locationId`),
+`locations(first)`.
 
 Costs: a mutation requests 10 points (Shopify's documented mutation cost); a query requests
 1 + Σ(2 + first) over the `first:` arguments in its text and actually costs 1 + the nodes it
@@ -257,9 +258,23 @@ def q_inventory_items(store: ShopifyStore, op: Operation) -> tuple[Any, int]:
                 "tracked": True,
                 "variant": {"id": gid("ProductVariant", v["id"])},
                 "inventoryLevels": connection(levels),
+                "inventoryLevel": _level_at(store, v["inventory_item_id"], op.variables.get("locationId")),
             }
         )
     return connection(nodes), len(nodes) * 2
+
+
+def _level_at(store: ShopifyStore, item: int, location: Any) -> dict[str, Any] | None:
+    """`InventoryItem.inventoryLevel(locationId:)`: the item's level at one location, or null."""
+    loc = num(location)
+    level = store.inventory.get((item, loc)) if loc is not None else None
+    if level is None:
+        return None
+    return {
+        "id": f"gid://shopify/InventoryLevel/{item}?inventory_item_id={item}",
+        "location": {"id": gid("Location", loc)},
+        "quantities": [{"name": name, "quantity": qty} for name, qty in level.items()],
+    }
 
 
 def q_locations(store: ShopifyStore, op: Operation) -> tuple[Any, int]:

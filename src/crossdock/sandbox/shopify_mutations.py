@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crossdock.sandbox import shopify_catalog
 from crossdock.sandbox.shopify_graphql import (
     GraphQLError,
     Operation,
@@ -265,6 +266,8 @@ def product_set(store: ShopifyStore, op: Operation) -> tuple[Any, int]:
     product = store.products.get(num(ident.get("id") or spec.get("id")) or -1) or next(
         (p for p in store.products.values() if p["handle"] == handle), None
     )
+    if errors := shopify_catalog.refusal(product, spec):
+        return {"product": None, "productSetOperation": None, "userErrors": errors}, 1
     if product is None:
         pid = store.next_id(7_200_000_000_000)
         product = store.products[pid] = {
@@ -274,6 +277,7 @@ def product_set(store: ShopifyStore, op: Operation) -> tuple[Any, int]:
             "variant_ids": [],
         }
     product["title"] = spec.get("title", product["title"])
+    shopify_catalog.set_product(product, spec, store.ctx.iso())
     for v in variants:
         sku = (v.get("inventoryItem") or {}).get("sku") or v.get("sku")
         variant = store.variant_by_sku(sku) if sku else None
@@ -290,6 +294,7 @@ def product_set(store: ShopifyStore, op: Operation) -> tuple[Any, int]:
             product["variant_ids"].append(vid)
             store.inventory[(item_id, store.cfg.location_id)] = {"available": 0, "on_hand": 0}
         _set_price(store, variant, v)
+        shopify_catalog.set_variant(variant, v)
     out = {
         "id": gid("Product", product["id"]),
         "title": product["title"],

@@ -14,7 +14,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -56,6 +56,8 @@ class AmazonListingsConfig:
     seller_id: str = "A1SANDBOXSELLER"
     feed_processing_s: float = 60.0  # a feed stays IN_QUEUE this long (divided by speed)
     invalid_skus: tuple[str, ...] = ()  # feed messages and patches for these get ERROR issues
+    # Listings (UPDATE messages) without one of these attributes get Amazon's 90220 issue.
+    required_attributes: tuple[str, ...] = ("item_name", "brand", "externally_assigned_product_identifier")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,12 @@ class WmsConfig:
     partial_shipment_probability: float = 0.0
     carrier: str = "UPS"
     service: str = "Ground"
+    # Stock per item and location: picks take from it, shipments decrement it, receipts and
+    # write-offs change it, and every change is sent to the hub (`inventory.*` events).
+    # Off: stock is not tracked (every pick is full unless short-picked by chance).
+    stock: bool = False
+    stock_locations: tuple[str, ...] = ("MAIN",)
+    initial_stock: tuple[int, int] = (30, 90)  # per item and location, drawn from the seed
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,19 @@ class SandboxConfig:
     amazon_feeds: AmazonListingsConfig = field(default_factory=AmazonListingsConfig)
     walmart: WalmartSellerConfig = field(default_factory=WalmartSellerConfig)
     clock: Callable[[], float] = time.time  # seconds; tests pass a fake
+    tenant: str = ""  # "": the systems at the root; else the tenant served under /t/{tenant}
+
+    def for_tenant(self, tenant: str) -> SandboxConfig:
+        """The same sandbox for another tenant: its own seed stream, shop domain and webhook
+        connection ids (`{tenant}-shopify`, `{tenant}-wms`: unique across the hub)."""
+        return replace(
+            self,
+            tenant=tenant,
+            shopify=replace(
+                self.shopify, connection_id=f"{tenant}-shopify", shop_domain=f"{tenant}-sandbox.myshopify.com"
+            ),
+            wms=replace(self.wms, connection_id=f"{tenant}-wms"),
+        )
 
 
 class System(Protocol):
@@ -156,7 +177,8 @@ class SandboxContext:
 
     def rng(self, name: str) -> random.Random:
         """A generator of its own per purpose, so one system's draws never shift another's."""
-        return random.Random(f"{self.config.seed}:{name}")
+        tenant = f"{self.config.tenant}:" if self.config.tenant else ""
+        return random.Random(f"{self.config.seed}:{tenant}{name}")
 
     def hub_url(self, override: str | None) -> str:
         return (override or self.config.hub_url).rstrip("/")

@@ -279,13 +279,20 @@ def amazon_order(
 
 
 class TrafficLoop:
-    """Creates orders at a steady rate per channel until stopped: `POST /_sandbox/traffic`."""
+    """Creates orders at a steady rate per channel until stopped: `POST /_sandbox/traffic`.
+    Streams besides the channels: `stock` (warehouse receipts and write-offs) and `prices`
+    (ERP list price changes). The n-th event of a stream is the same for the same seed."""
 
     def __init__(self, create: dict[str, Callable[[int], Any]]) -> None:
         self.create = create
         self.rates: dict[str, float] = {}
         self.created: dict[str, int] = {name: 0 for name in create}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def add(self, stream: str, create: Callable[[int], Any]) -> None:
+        """Another stream of traffic besides the channels' orders (stock changes, price changes)."""
+        self.create[stream] = create
+        self.created.setdefault(stream, 0)
 
     def set_rates(self, per_minute: dict[str, float]) -> None:
         unknown = set(per_minute) - set(self.create)

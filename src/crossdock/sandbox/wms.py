@@ -7,6 +7,17 @@ a release (short quantities, a split shipment, tracking numbers) is drawn when i
 accepted, so a seed replays the same warehouse behaviour. `POST /wms/releases/{ref}/cancel`
 works until the first shipment (409 after). A second release with the same reference is
 refused with 409 `duplicate_release` and counted in the snapshot.
+
+With `WmsConfig.stock`, the warehouse holds stock per item and location (seeded initial
+quantities): a release allocates what is free when it is accepted (a line it cannot cover
+is short-picked), a shipment takes its units off hand, and receipts and write-offs change
+it. Every change goes to the hub as a signed `inventory.adjusted` event (signed deltas);
+`POST /wms/_sandbox/stock/snapshot` sends each location's `inventory.snapshot` (absolute).
+Control routes, never faulted:
+
+    POST /wms/_sandbox/stock/snapshot       send the snapshot of every location now
+    POST /wms/_sandbox/stock/adjustments    {"reason": "receipt", "location": "MAIN",
+                                             "lines": [{"item", "quantity"}]} (signed deltas)
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from aiohttp import web
 from crossdock.sandbox.erp import Refusal, error_body
 from crossdock.sandbox.faults import FaultBook
 from crossdock.sandbox.state import SandboxContext
+from crossdock.sandbox.traffic import make_catalog
 from crossdock.sandbox.webhooks import Delivery, WebhookSender, standard_headers
 
 SHIPPED = ("partially_shipped", "shipped")
@@ -49,6 +61,23 @@ class GenericWms:
         self.shipments: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.sender.reset()
+        self._reset_stock()
+
+    def _reset_stock(self) -> None:
+        self.traffic_rng = self.ctx.rng("wms.traffic")
+        self.stock_event_rng = self.ctx.rng("wms.stock_events")
+        self.stock: dict[tuple[str, str], dict[str, int]] = {}  # (location, item) → on_hand, allocated
+        self.allocations: dict[str, dict[tuple[str, str], int]] = {}  # release → units it holds
+        self.ledger: dict[str, Counter[str]] = {}  # item → initial, received, written_off, shipped, ...
+        if not self.cfg.stock:
+            return
+        draw = self.ctx.rng("wms.stock")
+        low, high = self.cfg.initial_stock
+        for item in make_catalog(self.ctx.rng("catalog"), self.ctx.config.catalog_size):
+            for location in self.cfg.stock_locations:
+                units = draw.randint(low, high)
+                self.stock[(location, item.sku)] = {"on_hand": units, "allocated": 0}
+                self.ledger.setdefault(item.sku, Counter())["initial"] += units
 
     async def close(self) -> None:
         tasks = list(self.tasks.values())
@@ -109,7 +138,7 @@ class GenericWms:
             "accepted_at": self.ctx.iso(),
         }
         self.releases[ref] = release
-        plan = self._plan(lines)
+        plan = self._plan(lines, ref, body["warehouse"])
         self.tasks[ref] = asyncio.create_task(self._lifecycle(release, plan))
         return web.json_response(release, status=202)
 
@@ -128,19 +157,27 @@ class GenericWms:
             raise Refusal(409, "already_shipped", f"release {ref} has shipped and can no longer be cancelled")
         if (task := self.tasks.pop(ref, None)) is not None:
             task.cancel()
+        self._free(ref)
         release["status"] = "cancelled"
         return web.json_response(release)
 
     # -- the warehouse at work ----------------------------------------------------------------------
 
-    def _plan(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
-        """Decide now what the warehouse will do, so the outcome depends on the seed only."""
+    def _plan(self, lines: list[dict[str, Any]], ref: str = "", warehouse: str = "") -> dict[str, Any]:
+        """Decide now what the warehouse will do, so the outcome depends on the seed only
+        (and, with stock, on what is free at the location: that much is allocated now)."""
         picked = {}
         for line in lines:
             short = self.rng.random() < self.cfg.short_pick_probability
             picked[line["line_reference"]] = (
                 self.rng.randrange(0, line["quantity"]) if short else line["quantity"]
             )
+            if self.cfg.stock:
+                wanted = picked[line["line_reference"]]
+                picked[line["line_reference"]] = self._allocate(ref, warehouse, line["item"], wanted)
+                if wanted > picked[line["line_reference"]]:
+                    line["out_of_stock"] = wanted - picked[line["line_reference"]]
+                    self.ledger.setdefault(line["item"], Counter())["out_of_stock"] += line["out_of_stock"]
         units = [(ref, qty) for ref, qty in picked.items() if qty > 0]
         split = (
             len(units) > 0
@@ -210,28 +247,160 @@ class GenericWms:
             self.shipments.append(shipment)
             release["status"] = "shipped" if shipment["final"] else "partially_shipped"
             self._emit("shipped", release, {"shipment": shipment})
+            if self.cfg.stock:
+                self._shipped_stock(release, shipment)
 
     def _emit(self, topic: str, release: dict[str, Any], data: dict[str, Any]) -> None:
-        msg_id = f"msg_{self.rng.getrandbits(96):024x}"
-        timestamp = int(self.ctx.now())
-        payload = {
-            "type": f"release.{topic}",
-            "timestamp": self.ctx.iso(timestamp),
-            "data": {
-                "release_reference": release["release_reference"],
-                "warehouse": release["warehouse"],
-                "order_reference": release["order_reference"],
-                "status": release["status"],
-                **data,
-            },
+        data = {
+            "release_reference": release["release_reference"],
+            "warehouse": release["warehouse"],
+            "order_reference": release["order_reference"],
+            "status": release["status"],
+            **data,
         }
+        msg_id = self._send(topic, f"release.{topic}", data, self.rng)
+        self.events.append({"id": msg_id, "topic": topic, "release_reference": release["release_reference"]})
+
+    def _send(self, topic: str, event_type: str, data: dict[str, Any], rng: Any) -> str:
+        msg_id = f"msg_{rng.getrandbits(96):024x}"
+        timestamp = int(self.ctx.now())
+        payload = {"type": event_type, "timestamp": self.ctx.iso(timestamp), "data": data}
         body = orjson.dumps(payload)
         headers = standard_headers(
             secret=self.cfg.webhook_secret, msg_id=msg_id, timestamp=timestamp, body=body
         )
         url = f"{self.ctx.hub_url(self.cfg.hub_url)}/hooks/{self.cfg.connection_id}/{topic}"
-        self.events.append({"id": msg_id, "topic": topic, "release_reference": release["release_reference"]})
         self.sender.send(Delivery(msg_id, topic, url, body, headers))
+        return msg_id
+
+    # -- stock --------------------------------------------------------------------------------
+
+    def _allocate(self, ref: str, location: str, item: str, wanted: int) -> int:
+        """Allocate up to `wanted` free units of `item` at `location` to release `ref`."""
+        held = self.stock.get((location, item))
+        if held is None or wanted <= 0:
+            return 0
+        taken = max(0, min(wanted, held["on_hand"] - held["allocated"]))
+        held["allocated"] += taken
+        if taken:
+            holding = self.allocations.setdefault(ref, {})
+            holding[(location, item)] = holding.get((location, item), 0) + taken
+        return taken
+
+    def _free(self, ref: str) -> None:
+        """A cancelled release gives back the units it still holds."""
+        for key, units in self.allocations.pop(ref, {}).items():
+            self.stock[key]["allocated"] -= units
+
+    def _shipped_stock(self, release: dict[str, Any], shipment: dict[str, Any]) -> None:
+        location, ref = release["warehouse"], release["release_reference"]
+        holding = self.allocations.get(ref, {})
+        moves = []
+        for line in shipment["lines"]:
+            key = (location, line["item"])
+            units = min(int(line["quantity"]), holding.get(key, 0))
+            if key not in self.stock or units <= 0:
+                continue
+            holding[key] -= units
+            self.stock[key]["allocated"] -= units
+            moves.append((line["item"], -units))
+        if shipment["final"]:
+            self._free(ref)
+        self._adjust(
+            location,
+            moves,
+            "shipment",
+            shipment["shipment_reference"],
+            counter="shipped",
+            order_reference=release.get("order_reference"),
+        )
+
+    def _adjust(
+        self,
+        location: str,
+        moves: list[tuple[str, int]],
+        reason: str,
+        reference: str | None,
+        counter: str,
+        order_reference: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Apply signed on-hand deltas at `location` and tell the hub (`inventory.adjusted`)."""
+        applied = []
+        for item, delta in moves:
+            held = self.stock.setdefault((location, item), {"on_hand": 0, "allocated": 0})
+            delta = max(delta, held["allocated"] - held["on_hand"])  # never below what is allocated
+            if delta == 0:
+                continue
+            held["on_hand"] += delta
+            self.ledger.setdefault(item, Counter())[counter] += abs(delta)
+            applied.append({"item": item, "location": location, "on_hand": delta})
+        if not applied:
+            return None
+        data = {"warehouse": location, "reason": reason, "reference": reference, "adjustments": applied}
+        if order_reference:  # a shipment names the order whose units left
+            data["order_reference"] = order_reference
+        msg_id = self._send("inventory.adjusted", "inventory.adjusted", data, self.stock_event_rng)
+        self.events.append(
+            {"id": msg_id, "topic": "inventory.adjusted", "reason": reason, "reference": reference}
+        )
+        return data
+
+    def send_snapshots(self) -> int:
+        """One `inventory.snapshot` per location: absolute on-hand quantities of every item."""
+        locations = sorted({location for location, _ in self.stock})
+        for location in locations:
+            positions = [
+                {"item": item, "location": loc, "on_hand": held["on_hand"]}
+                for (loc, item), held in sorted(self.stock.items())
+                if loc == location
+            ]
+            data = {"warehouse": location, "positions": positions}
+            msg_id = self._send("inventory.snapshot", "inventory.snapshot", data, self.stock_event_rng)
+            self.events.append({"id": msg_id, "topic": "inventory.snapshot", "warehouse": location})
+        return len(locations)
+
+    def stock_traffic(self, count: int = 1) -> None:
+        """The traffic generator's stock changes: mostly receipts of a case of a random item,
+        sometimes a write-off of a few damaged units (drawn from the seed)."""
+        if not self.stock:
+            return
+        keys = sorted(self.stock)
+        for _ in range(count):
+            location, item = self.traffic_rng.choice(keys)
+            if self.traffic_rng.random() < 0.8:
+                units = self.traffic_rng.choice((12, 24, 36))
+                self._adjust(location, [(item, units)], "receipt", None, counter="received")
+            else:
+                units = self.traffic_rng.randint(1, 3)
+                self._adjust(location, [(item, -units)], "write_off", None, counter="written_off")
+
+    async def post_snapshot(self, request: web.Request) -> web.Response:
+        return web.json_response({"snapshots": self.send_snapshots()})
+
+    async def post_adjustments(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read() or b"{}")
+            location = str(body.get("location") or self.cfg.stock_locations[0])
+            reason = str(body.get("reason") or "adjustment")
+            moves = [(str(line["item"]), int(line["quantity"])) for line in body["lines"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise Refusal(
+                400, "invalid_adjustment", f"lines [{{item, quantity}}] are required ({exc})"
+            ) from None
+        counter = {"receipt": "received", "write_off": "written_off"}.get(reason, "adjusted")
+        data = self._adjust(location, moves, reason, body.get("reference"), counter=counter)
+        return web.json_response({"sent": data})
+
+    def stock_snapshot(self) -> dict[str, Any]:
+        by_location: dict[str, dict[str, dict[str, int]]] = {}
+        for (location, item), held in sorted(self.stock.items()):
+            by_location.setdefault(location, {})[item] = dict(held)
+        return {
+            "enabled": self.cfg.stock,
+            "locations": by_location,
+            "ledger": {item: dict(c) for item, c in sorted(self.ledger.items())},
+            "events": sum(1 for e in self.events if e["topic"].startswith("inventory.")),
+        }
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -240,6 +409,8 @@ class GenericWms:
         app.router.add_post("/releases", self.post_release)
         app.router.add_get("/releases/{ref}", self.get_release)
         app.router.add_post("/releases/{ref}/cancel", self.cancel_release)
+        app.router.add_post("/_sandbox/stock/snapshot", self.post_snapshot)
+        app.router.add_post("/_sandbox/stock/adjustments", self.post_adjustments)
         return app
 
     def snapshot(self) -> dict[str, Any]:
@@ -249,4 +420,5 @@ class GenericWms:
             "shipments": self.shipments,
             "events": self.events,
             "webhooks": self.sender.snapshot(),
+            "stock": self.stock_snapshot(),
         }

@@ -6,6 +6,11 @@ The WMS signs with Standard Webhooks (`webhook-id`, `webhook-timestamp`,
 ordered and correlated by the order reference the release carried (`data.order_reference`),
 so picked → packed → shipped of one order are handled in order. The topic is read from the
 signed body (`type: release.<topic>`) when it can be, not from the unsigned URL.
+
+Stock events (`type: inventory.adjusted` or `inventory.snapshot`) become messages of that
+kind in the inventory stream, ordered per connection and warehouse
+(`<connection>:stock:<warehouse>`), so one warehouse's stock changes apply one at a time
+and never wait behind orders.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from crossdock.connectors.webhook import verify as standard_webhooks
 from crossdock.connectors.wms_rest.config import WmsRestConfig
 
 KIND = "order.warehouse_event"  # in the order stream: ordered with the order's other steps
+STOCK_KINDS = ("inventory.adjusted", "inventory.snapshot")  # the inventory flow's kinds
 
 
 class WmsEventVerifier:
@@ -42,6 +48,17 @@ class WmsEventVerifier:
             )
         except standard_webhooks.SignatureError as exc:
             raise SignatureError(exc.reason) from exc
+        stock = stock_event(body)
+        if stock is not None:
+            kind, warehouse = stock
+            key = f"{connection_id}:stock:{warehouse}"
+            return InboundEvent(
+                idempotency_key=f"{connection_id}:{msg_id}",
+                kind=kind,
+                topic=kind,
+                ordering_key=key,
+                correlation_id=key,
+            )
         signed_topic, order_reference = event_keys(body)
         return InboundEvent(
             idempotency_key=f"{connection_id}:{msg_id}",
@@ -50,6 +67,19 @@ class WmsEventVerifier:
             ordering_key=order_reference,
             correlation_id=order_reference,
         )
+
+
+def stock_event(body: bytes) -> tuple[str, str] | None:
+    """(message kind, warehouse) of a stock event body; None for anything else."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict) or event.get("type") not in STOCK_KINDS:
+        return None
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    warehouse = data.get("warehouse")
+    return str(event["type"]), warehouse.strip() if isinstance(warehouse, str) and warehouse.strip() else "-"
 
 
 def event_keys(body: bytes) -> tuple[str | None, str | None]:
