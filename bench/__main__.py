@@ -276,5 +276,43 @@ def orders(
     save("orders", results, json_out)
 
 
+
+@app.command()
+def publishing(
+    db: Db = DbOpt,
+    json_out: Path | None = JsonOpt,
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per database; the best one is reported."),
+    items: int = typer.Option(100_000, help="Items that change at once."),
+    timeout: float = typer.Option(600.0, help="Stop waiting for the channels after this many seconds."),
+    profile: Path | None = typer.Option(None, help="Directory for a py-spy profile of the evaluation part."),
+) -> None:
+    """Availability publishing: N items change at once; time until the Shopify and Amazon
+    sandboxes show them against the bound their limits allow, API calls against the minimum,
+    item-channel evaluations per second (see bench/publishing.py)."""
+    from bench import publishing as bench
+    from bench.common import dbs_of, save, show
+
+    _quiet()
+    results = bench.run(dbs_of(db.value), items=items, timeout=timeout, repeat=repeat, profile=profile)
+    show(
+        "publishing (best run)",
+        results,
+        [
+            ("shopify_s", "Shopify s"),
+            ("shopify_bound_s", "bound s"),
+            ("shopify_ratio", "×"),
+            ("amazon_s", "Amazon s"),
+            ("amazon_bound_s", "bound s"),
+            ("amazon_ratio", "×"),
+            ("calls", "calls"),
+            ("calls_min", "min"),
+            ("calls_ratio", "×"),
+            ("evaluations_per_s", "evals/s (hub)"),
+            ("domain_evaluations_per_s", "evals/s (domain)"),
+        ],
+    )
+    save("publishing", results, json_out)
+
+
 if __name__ == "__main__":
     app()

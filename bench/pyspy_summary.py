@@ -35,6 +35,8 @@ def summarise(path: str, top: int, match: str | None) -> str:
         if not line:
             continue
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():  # a frame name with a newline in it (code from exec): skip the piece
+            continue
         n = int(count)
         total += n
         frames = [_short(f) for f in stack.split(";")]

@@ -1,8 +1,9 @@
 """`crossdock sandbox` with a bench-only request log: `python -m bench.sandbox_launcher sandbox ...`.
 
 The sandbox counts calls per route but keeps no times. For `python -m bench orders` this
-launcher records every ERP call as `[time, "METHOD route", status]` (taken when the
-answer is ready, in the sandbox's fault middleware) and adds two control routes:
+launcher records every ERP call as `[time, "METHOD route", status, arrived]` (`time` taken
+when the answer is ready, in the sandbox's fault middleware; `arrived` when the request
+reached the sandbox, before any of its handling) and adds two control routes:
 
     GET /_bench/erp_calls?since=N   the log from entry N on: {"calls": [...], "next": M}
     GET /_bench/counts              sales orders, invoices, Shopify orders and fulfillments,
@@ -13,9 +14,11 @@ answer is ready, in the sandbox's fault middleware) and adds two control routes:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -27,17 +30,27 @@ _record = state.CallStats.record
 _create = sandbox_app.create_sandbox_app
 
 
+ARRIVED: contextvars.ContextVar[float] = contextvars.ContextVar("arrived", default=0.0)
+
+
 def _logged_record(self: state.CallStats, system: str, route: str, status: int) -> None:
     if system == "erp":
-        ERP_CALLS.append((time.time(), route, status))
+        ERP_CALLS.append((time.time(), route, status, ARRIVED.get()))
     _record(self, system, route, status)
 
 
-def _create_with_log(config: state.SandboxConfig) -> web.Application:
+@web.middleware
+async def _arrival(request: web.Request, handler: Any) -> web.StreamResponse:
+    ARRIVED.set(time.time())  # before anything of the sandbox runs: when a rate limiter would count it
+    return await handler(request)
+
+
+def _create_with_log(config: state.SandboxConfig, **kwargs: Any) -> web.Application:
     concurrency = int(os.environ.get("CROSSDOCK_BENCH_WEBHOOK_CONCURRENCY") or 0)
     if concurrency:
         config = dataclasses.replace(config, webhook_concurrency=concurrency)
-    app = _create(config)
+    app = _create(config, **kwargs)
+    app.middlewares.insert(0, _arrival)
     sandbox = app[sandbox_app.SANDBOX]
 
     async def erp_calls(request: web.Request) -> web.Response:

@@ -80,6 +80,7 @@ class NewMessage:
     connection_id: str | None = None
     delay_seconds: float = 0.0
     seq: int | None = None  # ordering position; assigned when written if not given
+    due_at: float | None = None  # claimable from (may be past: a handler's step keeps its cause's place)
 
 
 @dataclass(frozen=True, slots=True)

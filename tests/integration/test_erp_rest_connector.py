@@ -191,10 +191,17 @@ async def test_server_errors_are_transient_ambiguous_only_for_writes(hx):
         await erp.post_invoice(InvoiceRequest("SO-000001", "R-1-S1", (("CD-1001", Decimal(1)),)))
     assert (read.value.ambiguous, write.value.ambiguous) == (False, True)
 
-    await hx.faults({"downtime": {"seconds": 30}})  # 503: the ERP did not take the request
+    await hx.faults({"errors": {"next": 1, "status": 503}})  # 503 without Retry-After: not taken
     with pytest.raises(TransientError) as down:
         await erp.create_sales_order(order(customer_code="C-1"))
     assert down.value.ambiguous is False
+
+
+async def test_503_with_retry_after_is_throttled_so_an_outage_pauses_instead_of_using_attempts(hx):
+    await hx.faults({"downtime": {"seconds": 30}})  # the sandbox announces what is left of it
+    with pytest.raises(ThrottledError) as down:
+        await hx.erp().create_sales_order(order(customer_code="C-1"))
+    assert 29.0 <= down.value.retry_after <= 30.0 and down.value.local is False
 
 
 async def test_unreachable_erp_is_transient_and_not_ambiguous(hx):

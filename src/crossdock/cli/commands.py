@@ -25,6 +25,9 @@ _GROUPS: list[str] = [
     "sandbox",
     "apikeys",
     "orders",
+    "catalog",
     "users",
     "demo",
+    "prices",
+    "availability",
 ]

@@ -15,6 +15,10 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from crossdock.configuration.availability import AvailabilitySection
 from crossdock.configuration.availability import cross_check as check_availability
+from crossdock.configuration.catalog import CatalogSection
+from crossdock.configuration.catalog import cross_check as check_catalog
+from crossdock.configuration.pricing import PricingSection
+from crossdock.configuration.pricing import cross_check as check_pricing
 from crossdock.configuration.secrets import ENV_NAME, env_reference_name, map_secrets
 from crossdock.configuration.tenant_rules import Mappings, RoutingSection, ValidationSection
 from crossdock.configuration.tenant_rules import cross_check as check_tenant_rules
@@ -74,6 +78,8 @@ class Tenant(Strict):
     routing: RoutingSection | None = None
     validation: ValidationSection | None = None
     availability: AvailabilitySection | None = None  # see configuration.availability
+    catalog: CatalogSection | None = None  # see configuration.catalog
+    pricing: PricingSection | None = None  # see configuration.pricing
 
 
 class CrossdockConfig(Strict):
@@ -109,6 +115,12 @@ def cross_check(doc: CrossdockConfig):
             yield ("tenants", i, *loc), msg
         if tenant.availability is not None:
             for loc, msg in check_availability(tenant.availability, {c.id for c in tenant.connections}):
+                yield ("tenants", i, *loc), msg
+        if tenant.catalog is not None:
+            for loc, msg in check_catalog(tenant.catalog, {c.id: c.kind for c in tenant.connections}):
+                yield ("tenants", i, *loc), msg
+        if tenant.pricing is not None:
+            for loc, msg in check_pricing(tenant.pricing, {c.id: c.kind for c in tenant.connections}):
                 yield ("tenants", i, *loc), msg
 
 

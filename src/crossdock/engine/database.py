@@ -1,12 +1,16 @@
 """Runs blocking database work off the event loop, one short transaction per call.
 
 SQLAlchemy's synchronous Core is the fastest path on both SQLite and psycopg 3;
-the event loop hands it to a small thread pool (one writer thread on SQLite,
-where there is one writer anyway) and awaits the result."""
+the event loop hands it to small thread pools and awaits the result. Writes and reads
+have separate pools: on SQLite one writer thread (one writer anyway) and two reader
+threads, which WAL lets read while the writer writes, so a handler's read never
+queues behind a group commit; on PostgreSQL four of each."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +26,19 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
 
 class Database:
-    def __init__(self, engine: Engine, threads: int | None = None) -> None:
+    def __init__(self, engine: Engine, threads: int | None = None, read_threads: int | None = None) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         n = threads or (1 if self.is_sqlite else 4)
         self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="crossdock-db")
+        # Reads see every write whose `write()` has returned (it commits before it answers).
+        readers = read_threads or (2 if self.is_sqlite else 4)
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="crossdock-db-read")
+        if self.is_sqlite and engine.url.database in (None, "", ":memory:"):
+            self._readers = self._pool  # an in-memory database is one connection's: no reader threads
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._own: list[Connection] = []
 
     def transaction(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking: run `fn(conn, *args)` in one write transaction, repeated on a serialization clash."""
@@ -47,13 +59,57 @@ class Database:
             return fn(conn, *args)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.transaction, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._write_here, fn, *args)
 
     async def read(self, fn: Callable[[Connection], T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.snapshot, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_here, fn, *args)
+
+    # Each pool thread keeps its own connection: no pool checkout, reset and (PostgreSQL) pre-ping
+    # round trip per transaction. A transaction that fails drops its thread's connection.
+
+    def _write_here(self, fn: Callable[..., T], *args: Any) -> T:
+        for attempt in range(5):
+            try:
+                return self._on_own_connection(False, fn, *args)
+            except OperationalError as exc:
+                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                if code not in _RETRYABLE_SQLSTATES or attempt == 4:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _read_here(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._on_own_connection(True, fn, *args)
+
+    def _on_own_connection(self, readonly: bool, fn: Callable[..., T], *args: Any) -> T:
+        slot = "reader" if readonly else "writer"
+        conn = getattr(self._local, slot, None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            if readonly:
+                conn = conn.execution_options(readonly=True)
+            setattr(self._local, slot, conn)
+            with self._lock:
+                self._own.append(conn)
+        try:
+            with conn.begin():
+                return fn(conn, *args)
+        except BaseException:
+            setattr(self._local, slot, None)
+            with self._lock, contextlib.suppress(ValueError):
+                self._own.remove(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            own, self._own = self._own, []
+        for conn in own:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 __all__ = ["Database"]

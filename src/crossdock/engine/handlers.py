@@ -39,6 +39,8 @@ class HandlerContext:
         self.emitted: list[NewMessage] = []
         self.effects: list[Effect] = []
         self.lineage: list[LineageRecord] = []
+        self.memo: dict[Any, Any] = {}  # what this run has read already (flows' own keys)
+        self._permitted: set[str] = set()  # connections this run has made a call to
         self._payload: Any = _Same
 
     @property
@@ -63,7 +65,12 @@ class HandlerContext:
         """Queue a message to be written with this message's outcome.
 
         Its idempotency key is derived from this message and the emission's position,
-        so a handler that runs again after a lost lease emits the very same messages."""
+        so a handler that runs again after a lost lease emits the very same messages.
+
+        Without a delay it is due from when this message was created: the flow's next step
+        keeps its cause's place in the lane instead of queueing behind everything that
+        arrived or was retried since (claims go oldest due first), so work already started
+        finishes first, as during a drain after an outage."""
         m = self.message
         new = NewMessage(
             tenant_id=m.tenant_id,
@@ -76,6 +83,7 @@ class HandlerContext:
             connection_id=connection_id,
             delay_seconds=delay_seconds,
             seq=SEQ.next(after=m.seq),
+            due_at=None if delay_seconds > 0 else min(self.now, m.created_at or self.now),
         )
         self.emitted.append(new)
         return new
@@ -90,8 +98,14 @@ class HandlerContext:
     @contextlib.asynccontextmanager
     async def throttle(self, connection_id: str) -> AsyncIterator[None]:
         """Wrap one external call: waits for the connection's shared rate and concurrency,
-        and pauses the connection for every worker when the call is throttled."""
-        async with self._throttles.permit(self.message.tenant_id, connection_id):
+        and pauses the connection for every worker when the call is throttled.
+
+        A call after this run's first one to the same connection may wait longer for its
+        turn: the operation is under way (a customer created, its sales order not yet), and
+        giving it back now would repeat its first requests later and waste the allowance."""
+        under_way = connection_id in self._permitted
+        async with self._throttles.permit(self.message.tenant_id, connection_id, under_way=under_way):
+            self._permitted.add(connection_id)
             yield
 
     async def pause(self, connection_id: str, seconds: float) -> None:

@@ -281,7 +281,11 @@ class Worker:
             for mid, (token, _task) in list(self._inflight.items()):
                 by_token.setdefault(token, []).append(mid)
             for token, ids in by_token.items():
-                held = await self.db.write(store.heartbeat, token, ids, self.opt.lease_seconds, self.clock())
+                try:
+                    held = await self.db.write(store.heartbeat, token, ids, self.opt.lease_seconds, self.clock())
+                except Exception:  # a failed round must not end the heartbeats: the next one tries again
+                    log.exception("extending %d leases failed; trying again in %.1f s", len(ids), period)
+                    continue
                 for lost in set(ids) - held:
                     log.warning("message %s: lease lost; its outcome will not be committed", lost)
 

@@ -13,4 +13,4 @@ def register_all(registry: Registry) -> None:
         importlib.import_module(f"crossdock.flows.{name}").register(registry)
 
 
-FLOWS: list[str] = ["system", "relay", "orders", "inventory"]
+FLOWS: list[str] = ["system", "relay", "orders", "inventory", "pricing", "catalog", "availability"]

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from crossdock.configuration.secrets import SecretBox, SecretError
 from crossdock.connectors.http.client import HttpClient
+from crossdock.flows.tenant_config import TenantConfigs
 from crossdock.store.configuration import StoredConnection, load_connection
 from crossdock.store.counters import bump_counter
 from crossdock.store.routes import Route, routes_from
@@ -120,6 +121,7 @@ class Services:
     box: SecretBox
     extra: dict[str, Any] = field(default_factory=dict)
     caches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tenant_configs: TenantConfigs = field(default_factory=TenantConfigs)  # settings and rules, by stamp
 
     def cache_for(self, connection_id: str) -> dict[str, Any]:
         """What a connector keeps between calls in this process (tokens, rate buckets, prices)."""

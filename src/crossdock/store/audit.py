@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from crossdock.configuration.secrets import redact
 from crossdock.store.tables import audit_log
 
 GENESIS = "0" * 64
+_HEAD = select(func.max(audit_log.c.id))
 # pg_advisory_xact_lock key owned by the audit chain ("audit" in ASCII).
 AUDIT_LOCK_KEY = 0x6175646974
 
@@ -32,6 +33,13 @@ class VerifyResult:
     count: int  # entries checked
     first_broken_id: int | None = None
     reason: str | None = None
+
+
+def head(conn: Connection) -> int:
+    """The id of the latest entry (0: none). Appends are serialized and every configuration
+    change appends in its own transaction, so a reader that sees the same head has seen the
+    same configuration: the flows use it to know when their cached configuration is stale."""
+    return conn.execute(_HEAD).scalar() or 0
 
 
 def append(

@@ -27,7 +27,10 @@ from crossdock.configuration.schema import ConnectionBase, CrossdockConfig, Tena
 from crossdock.configuration.secrets import SecretBox, SecretError, map_tokens
 from crossdock.connectors.kinds import CONFIG_MODELS
 from crossdock.store import audit
+from crossdock.store.catalog import ensure_catalog_schedule
+from crossdock.store.drift import ensure_reconciliation
 from crossdock.store.mappings import apply_sections
+from crossdock.store.pricing import ensure_price_polling
 from crossdock.store.schedules import ensure_polling
 from crossdock.store.tables import config_versions, connections, routes, tenants, throttle_slots, throttles
 
@@ -89,6 +92,10 @@ def apply_config(
             changes += _apply_tenant(conn, tenant, box, now)
             sections = apply_sections(conn, tenant, actor, now)
             ensure_polling(conn, tenant, now)
+            ensure_catalog_schedule(conn, tenant, now)
+            repriced = any(c.object == "rules" and c.id == "pricing" and c.status != "unchanged" for c in sections)
+            ensure_price_polling(conn, tenant, now, changed=repriced)
+            ensure_reconciliation(conn, tenant, now)
             changes += [Change(c.object, c.id, tenant.id, Status(c.status)) for c in sections]
         changes += _not_in_file(conn, parsed)
         report = ApplyReport(changes, None)

@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, delete, select
 
 from crossdock.configuration.availability import AvailabilitySection
+from crossdock.configuration.catalog import CatalogSection
+from crossdock.configuration.pricing import PricingSection
 from crossdock.configuration.schema import Tenant
 from crossdock.configuration.tenant_rules import (
     CustomerEntry,
@@ -56,6 +58,8 @@ RULES: dict[str, type[BaseModel]] = {
     "routing": RoutingSection,
     "validation": ValidationSection,
     "availability": AvailabilitySection,  # read by store.inventory, not by build_rules
+    "catalog": CatalogSection,  # read by store.catalog, not by build_rules
+    "pricing": PricingSection,  # read by store.pricing, not by build_rules
 }
 M = TypeVar("M", bound=BaseModel)
 _ENTRY_PARTS = {"units": "conversions", "customer_policies": "match"}  # kept as entries, not in the document
@@ -124,6 +128,8 @@ def file_state(tenant: Tenant) -> tuple[dict[str, dict[str, str]], dict[str, str
         "routing": tenant.routing,
         "validation": tenant.validation,
         "availability": tenant.availability,
+        "catalog": tenant.catalog,
+        "pricing": tenant.pricing,
     }
     for name, model in sections.items():
         if model is not None:

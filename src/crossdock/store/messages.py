@@ -112,7 +112,7 @@ def _row(m: NewMessage, now: float) -> dict:
         "connection_id": m.connection_id,
         "status": Status.READY.value,
         "attempts": 0,
-        "next_attempt_at": now + m.delay_seconds,
+        "next_attempt_at": m.due_at if m.due_at is not None else now + m.delay_seconds,
         "payload": m.payload if isinstance(m.payload, str) else _dumps(m.payload),
         "created_at": now,
         "updated_at": now,
@@ -368,17 +368,37 @@ def settle(
 
 
 def heartbeat(conn: Connection, token: str, ids: list[int], lease_seconds: float, now: float) -> set[int]:
-    """Extend the lease of messages still held; answer the ids that are."""
+    """Extend the lease of messages still held; answer the ids that are.
+
+    On PostgreSQL a row another transaction has locked is skipped, not waited for: that is
+    its outcome being committed (the heartbeat locking rows in another order than the
+    commit deadlocked them), and it is still held if it reads so."""
     if not ids:
         return set()
     expires = now + lease_seconds
-    stmt = (
-        update(messages)
-        .where(messages.c.id.in_(ids), _held(token, now))
-        .values(lease_expires_at=expires, next_attempt_at=expires, updated_at=now)
-        .returning(messages.c.id)
-    )
-    return {r.id for r in conn.execute(stmt)}
+    wanted = list(ids)
+    busy: list[int] = []
+    if conn.dialect.name == "postgresql":
+        free_q = (
+            select(messages.c.id)
+            .where(messages.c.id.in_(ids), _held(token, now))
+            .order_by(messages.c.id)
+            .with_for_update(skip_locked=True)
+        )
+        wanted = [r.id for r in conn.execute(free_q)]
+        busy = sorted(set(ids) - set(wanted))
+    held: set[int] = set()
+    if wanted:
+        stmt = (
+            update(messages)
+            .where(messages.c.id.in_(wanted), _held(token, now))
+            .values(lease_expires_at=expires, next_attempt_at=expires, updated_at=now)
+            .returning(messages.c.id)
+        )
+        held = {r.id for r in conn.execute(stmt)}
+    if busy:
+        held |= {r.id for r in conn.execute(select(messages.c.id).where(messages.c.id.in_(busy), _held(token, now)))}
+    return held
 
 
 def release(conn: Connection, token: str, ids: list[int], now: float) -> int:

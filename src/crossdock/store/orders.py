@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from crossdock.errors import TransientError
 from crossdock.store.tables import order_releases, orders, shipments, tenants
@@ -87,8 +87,39 @@ def _load(value: str | None) -> Any:
 # --------------------------------------------------------------------------- orders
 
 
+@dataclass(frozen=True, slots=True)
+class OrderAggregate:
+    """An order with its releases and shipments, read in one snapshot (None: not captured)."""
+
+    order: OrderRecord | None
+    releases: list[ReleaseRecord]
+    shipments: list[ShipmentRecord]
+
+
+# Built once: the hot reads skip building and hashing a statement per call.
+_ORDER = select(orders).where(orders.c.tenant_id == bindparam("t"), orders.c.order_ref == bindparam("r"))
+# Sorted here, not in SQL: ORDER BY release_ref makes SQLite (no statistics) walk the primary
+# key over every release of the tenant instead of the (tenant_id, order_ref) index.
+_RELEASES = select(order_releases).where(
+    order_releases.c.tenant_id == bindparam("t"), order_releases.c.order_ref == bindparam("r")
+)
+_SHIPMENTS = (
+    select(shipments)
+    .where(shipments.c.tenant_id == bindparam("t"), shipments.c.order_ref == bindparam("r"))
+    .order_by(shipments.c.created_at, shipments.c.shipment_ref)
+)
+
+
+def get_aggregate(conn: Connection, tenant_id: str, order_ref: str) -> OrderAggregate:
+    """The order, its releases and its shipments: what one order step may look at."""
+    order = get_order(conn, tenant_id, order_ref)
+    if order is None:
+        return OrderAggregate(None, [], [])
+    return OrderAggregate(order, get_releases(conn, tenant_id, order_ref), get_shipments(conn, tenant_id, order_ref))
+
+
 def get_order(conn: Connection, tenant_id: str, order_ref: str) -> OrderRecord | None:
-    r = conn.execute(select(orders).where(orders.c.tenant_id == tenant_id, orders.c.order_ref == order_ref)).first()
+    r = conn.execute(_ORDER, {"t": tenant_id, "r": order_ref}).first()
     if r is None:
         return None
     return OrderRecord(
@@ -155,11 +186,7 @@ def save_order(conn: Connection, rec: OrderRecord, now: float) -> None:
 
 
 def get_releases(conn: Connection, tenant_id: str, order_ref: str) -> list[ReleaseRecord]:
-    rows = conn.execute(
-        select(order_releases)
-        .where(order_releases.c.tenant_id == tenant_id, order_releases.c.order_ref == order_ref)
-        .order_by(order_releases.c.release_ref)
-    )
+    rows = sorted(conn.execute(_RELEASES, {"t": tenant_id, "r": order_ref}), key=lambda r: r.release_ref)
     return [
         ReleaseRecord(
             r.tenant_id, r.release_ref, r.order_ref, r.warehouse, r.connection_id, _load(r.lines), r.state, r.wms_ref
@@ -189,11 +216,7 @@ def save_release(conn: Connection, rec: ReleaseRecord, now: float) -> None:
 
 
 def get_shipments(conn: Connection, tenant_id: str, order_ref: str) -> list[ShipmentRecord]:
-    rows = conn.execute(
-        select(shipments)
-        .where(shipments.c.tenant_id == tenant_id, shipments.c.order_ref == order_ref)
-        .order_by(shipments.c.created_at, shipments.c.shipment_ref)
-    )
+    rows = conn.execute(_SHIPMENTS, {"t": tenant_id, "r": order_ref})
     return [_shipment(r) for r in rows]
 
 

@@ -1,8 +1,10 @@
 """Committing handler outcomes in batches (group commit), fenced by each claim's lease token.
 
-One transaction records many outcomes. Plain successes are settled with one
-statement per claim; an outcome with database effects or a failure gets its own
-savepoint, so one message's broken effect never undoes another's success."""
+One transaction records many outcomes. Successes are settled with one statement per
+claim; those with database effects apply them inside one savepoint per claim, and only
+when an effect raises is that group redone with a savepoint per outcome, so one
+message's broken effect never undoes another's success. A failure without effects is one
+guarded update; one that opens an exception gets its own savepoint."""
 
 from __future__ import annotations
 
@@ -29,15 +31,18 @@ class Recorded:
 def record(conn: Connection, outcomes: Sequence[Outcome], now: float) -> Recorded:
     result = Recorded()
     simple: dict[str, list[Outcome]] = defaultdict(list)
-    for o in outcomes:
-        if o.status is Status.DONE and not o.effects:
-            simple[o.message.lease_token or o.token].append(o)
+    staged: dict[str, list[Outcome]] = defaultdict(list)
+    for o in sorted(outcomes, key=lambda o: o.message.id):  # rows locked in one order: no deadlocks
+        if o.status is Status.DONE:
+            (staged if o.effects else simple)[o.message.lease_token or o.token].append(o)
         else:
             _record_one(conn, o, now, result)
     for token, group in simple.items():
         ok = store.finish_many(conn, token, [o.message.id for o in group], now)
         for o in group:
             (result.committed if o.message.id in ok else result.fenced).append(o)
+    for token, group in staged.items():
+        _record_staged(conn, token, group, now, result)
     desk.clear_on_success(
         conn, [(o.message.tenant_id, o.message.id) for o in result.committed if o.status is Status.DONE], now
     )
@@ -47,7 +52,40 @@ def record(conn: Connection, outcomes: Sequence[Outcome], now: float) -> Recorde
     return result
 
 
+def _record_staged(conn: Connection, token: str, group: list[Outcome], now: float, result: Recorded) -> None:
+    """Successes with effects, one claim's: one savepoint for all; on a broken effect, one each."""
+    sp = conn.begin_nested()
+    try:
+        held = store.finish_many(conn, token, [o.message.id for o in group], now)
+        for o in group:
+            if o.message.id in held:
+                for effect in o.effects:
+                    effect(conn)
+        sp.commit()
+    except Exception:  # someone's effect failed: find whose, undoing that message only
+        if sp.is_active:
+            sp.rollback()
+        for o in group:
+            _record_one(conn, o, now, result)
+        return
+    for o in group:
+        (result.committed if o.message.id in held else result.fenced).append(o)
+
+
 def _record_one(conn: Connection, o: Outcome, now: float, result: Recorded) -> None:
+    if not o.effects and o.exception is None:  # one guarded update: nothing to undo on its own
+        held = store.settle(
+            conn,
+            o.token,
+            o.message.id,
+            now,
+            status=o.status,
+            next_attempt_at=o.next_attempt_at,
+            last_error=o.error,
+            refund_attempt=o.refund_attempt,
+        )
+        (result.committed if held else result.fenced).append(o)
+        return
     sp = conn.begin_nested()
     try:
         held = store.settle(

@@ -23,6 +23,31 @@ class Limits:
     max_concurrency: int  # 0 = unlimited
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What a caller must respect before a request: limits (None: none configured) and a pause."""
+
+    limits: Limits | None
+    paused_until: float
+
+
+def gates(conn: Connection, now: float) -> dict[tuple[str, str], Gate]:
+    """Every connection that is throttled or paused now; any other connection goes freely."""
+    c = throttles.c
+    rows = conn.execute(
+        select(c.tenant_id, c.connection_id, c.rate, c.burst, c.max_concurrency, c.paused_until).where(
+            or_(c.rate > 0, c.max_concurrency > 0, c.paused_until > now)
+        )
+    )
+    return {
+        (r.tenant_id, r.connection_id): Gate(
+            Limits(r.rate, r.burst, r.max_concurrency) if r.rate > 0 or r.max_concurrency > 0 else None,
+            r.paused_until,
+        )
+        for r in rows
+    }
+
+
 def _locked_row(conn: Connection, tenant_id: str, connection_id: str):
     q = select(throttles).where(throttles.c.tenant_id == tenant_id, throttles.c.connection_id == connection_id)
     if conn.dialect.name == "postgresql":
@@ -39,11 +64,14 @@ def limits(conn: Connection, tenant_id: str, connection_id: str) -> Limits | Non
     return Limits(r.rate, r.burst, r.max_concurrency) if r else None
 
 
-def reserve(conn: Connection, tenant_id: str, connection_id: str, now: float, max_wait: float) -> float:
+def reserve(
+    conn: Connection, tenant_id: str, connection_id: str, now: float, max_wait: float, pace: float = 1.0
+) -> float:
     """Reserve one call. Answers how long to wait before making it (0: go now).
 
     When the wait would exceed `max_wait`, nothing is reserved and the (positive)
-    wait is answered negated, so the caller can give the work back until then."""
+    wait is answered negated, so the caller can give the work back until then.
+    `pace` < 1 spaces calls at that share of the configured rate (headroom)."""
     row = _locked_row(conn, tenant_id, connection_id)
     if row is None:
         return 0.0
@@ -51,7 +79,7 @@ def reserve(conn: Connection, tenant_id: str, connection_id: str, now: float, ma
     if row.rate <= 0:
         wait = start - now
         return -wait if wait > max_wait else wait
-    interval = 1.0 / row.rate
+    interval = 1.0 / (row.rate * pace)
     tolerance = max(0, row.burst - 1) * interval
     tat = max(row.tat, start)
     allowed_at = max(start, tat - tolerance)

@@ -1,5 +1,5 @@
 """The REST API, `/api/v1`: tenants, connections, orders with their timeline, messages,
-the exception desk, mappings, availability and a metrics summary, for API keys (`crossdock apikeys`).
+the exception desk, mappings, availability, prices and approvals, and a metrics summary, for API keys (`crossdock apikeys`).
 
 Its own OpenAPI document is at `/api/v1/openapi.json`, with Swagger UI at `/api/v1/docs`."""
 
@@ -10,14 +10,25 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from crossdock.api.v1 import availability, exceptions, mappings, messages, metrics, orders, tenants
+from crossdock.api.v1 import (
+    availability,
+    catalog,
+    drift,
+    exceptions,
+    mappings,
+    messages,
+    metrics,
+    orders,
+    prices,
+    tenants,
+)
 from crossdock.api.v1.errors import ApiError, api_error
 
 PREFIX = "/api/v1"
 TITLE = "Crossdock API"
 
 router = APIRouter(prefix=PREFIX)
-for _module in (tenants, mappings, orders, messages, exceptions, metrics, availability):
+for _module in (tenants, mappings, orders, messages, exceptions, metrics, availability, drift, catalog, prices):
     router.include_router(_module.router)
 
 

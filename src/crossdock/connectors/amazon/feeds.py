@@ -80,7 +80,9 @@ class ListingsFeeds:
         while window and window[0] <= now - FEED_WINDOW_S:
             window.popleft()
         if len(window) >= FEEDS_PER_WINDOW:
-            raise ThrottledError(window[0] + FEED_WINDOW_S - now, f"{FEED_TYPE}: 5 feeds per 5 minutes used")
+            raise ThrottledError(
+                window[0] + FEED_WINDOW_S - now, f"{FEED_TYPE}: 5 feeds per 5 minutes used", local=True
+            )
         window.append(now)
 
     async def submit(self, document: dict[str, Any], marketplace_ids: list[str]) -> str:
@@ -225,5 +227,7 @@ def failures_by_key(keys: tuple[str, ...], failure: ItemFailure) -> dict[str, It
 def _excerpt(body: bytes | None) -> str | None:
     if body is None:
         return None
+    if b"\x00" in body[:LINEAGE_LIMIT]:  # a gzip report: binary, and text columns refuse NUL
+        return f"<{len(body)} bytes of binary content>"
     text = body[:LINEAGE_LIMIT].decode("utf-8", errors="replace")
     return text + "…[truncated]" if len(body) > LINEAGE_LIMIT else text

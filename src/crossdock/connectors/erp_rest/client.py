@@ -3,8 +3,10 @@ its conventions): JSON over the process's shared aiohttp session, a bearer key, 
 lineage record per request (key redacted), and every answer classified for the engine.
 
 Classification: 2xx is an answer; statuses a caller `expect`s (404 on a lookup, 409 on a
-release) come back as answers too. Otherwise 429 → ThrottledError(Retry-After); 408/5xx
-and network failures → TransientError; 401/403 → PermanentError `auth.invalid_credentials`;
+release) come back as answers too. Otherwise 429, and 503 with Retry-After (downtime the
+partner announces) → ThrottledError(Retry-After): the connection pauses for every worker
+and no attempt is used, so an outage of any length never exhausts an order's retries;
+other 408/5xx and network failures → TransientError; 401/403 → PermanentError `auth.invalid_credentials`;
 other 4xx → PermanentError `remote.rejected` with the partner's `{"error": {code, message}}`.
 A failure is *ambiguous* when a write may have taken effect: the request was sent and then
 the answer timed out, the connection dropped, a 5xx (other than 503) came back, or a 2xx
@@ -161,8 +163,9 @@ def refusal(what: str, write: bool, answer: Answer) -> CrossdockError:
     """The engine's reading of an answer that is not a success."""
     status, code = answer.status, answer.error_code
     said = f"{what} answered {status}" + (f" {code}: {answer.error_message}" if code else "")
-    if status == 429:
-        return ThrottledError(retry_after(answer.headers.get("Retry-After")), said)
+    announced = answer.headers.get("Retry-After")
+    if status == 429 or (status == 503 and announced):
+        return ThrottledError(retry_after(announced), said)
     if status == 408 or status >= 500:
         return TransientError(said, ambiguous=write and status != 503)
     context = {"status": status, "code": code}

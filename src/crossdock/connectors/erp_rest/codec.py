@@ -13,6 +13,7 @@ from typing import Any
 from crossdock.connectors.capabilities import ErpSalesOrder, InvoiceRequest, SalesOrderLine, SalesOrderRequest
 from crossdock.connectors.codec_errors import Field
 from crossdock.domain.parties import Address
+from crossdock.domain.pricing import BasePrice
 
 SYSTEM = "erp"
 PRICE_PLACES = Decimal("0.0001")
@@ -115,6 +116,21 @@ def prices(payload: Any, currency: str) -> dict[str, Decimal]:
         if (minimum is None or minimum <= 1) and item not in found:
             found[item] = row["unit_price"].decimal()
     return found
+
+
+def price_list(payload: Any, currency: str) -> list[BasePrice]:
+    """Per item, the single-unit price in `currency` and its `unit_cost` when the ERP gives one
+    (the first price list line that has a price; the base price list of pricing)."""
+    found: dict[str, BasePrice] = {}
+    for row in Field(payload, "", SYSTEM)["prices"].items():
+        if row["currency"].text().upper() != currency.upper():
+            continue
+        minimum = row["min_quantity"].opt_decimal()
+        item = row["item"].text()
+        if (minimum is None or minimum <= 1) and item not in found:
+            cost = row["unit_cost"].opt_decimal()
+            found[item] = BasePrice(item, row["unit_price"].decimal(), currency.upper(), cost)
+    return list(found.values())
 
 
 def stock(payload: Any, warehouse: str) -> dict[tuple[str, str], Decimal]:

@@ -15,10 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 from crossdock.connectors.capabilities import ErpSalesOrder, InvoiceRequest, SalesOrderRequest
-from crossdock.connectors.erp_rest import codec
+from crossdock.connectors.catalog import ItemPage
+from crossdock.connectors.erp_rest import codec, items
 from crossdock.connectors.erp_rest.client import RestClient, refusal
 from crossdock.connectors.erp_rest.config import ErpRestConfig
 from crossdock.connectors.registry import ConnectorContext, ConnectorKind
+from crossdock.domain.pricing import BasePrice
 
 ITEMS_PER_CALL = 50  # item codes per price or stock lookup, to keep URLs short
 
@@ -70,12 +72,28 @@ class RestErp:
             found.update(codec.prices(answer.body, currency))
         return found
 
+    async def price_list(self, item_codes: list[str] | None, currency: str) -> list[BasePrice]:
+        """The base price list (pricing): every item when `item_codes` is None."""
+        if item_codes is None:
+            return codec.price_list((await self.client.get("/prices")).body, currency)
+        found: list[BasePrice] = []
+        for chunk in _chunks(item_codes):
+            answer = await self.client.get("/prices", {"item": ",".join(chunk)})
+            found += codec.price_list(answer.body, currency)
+        return found
+
     async def stock(self, item_codes: list[str]) -> dict[tuple[str, str], Decimal]:
         found: dict[tuple[str, str], Decimal] = {}
         for chunk in _chunks(item_codes):
             answer = await self.client.get("/stock", {"items": ",".join(chunk)})
             found.update(codec.stock(answer.body, self.config.warehouse))
         return found
+
+    async def item_master(self, after: str | None, limit: int) -> ItemPage:
+        """One page of the item master, by item code (`ItemMasterSource`)."""
+        params = {"limit": str(limit), **({"after": after} if after else {})}
+        answer = await self.client.get("/items", params)
+        return items.item_page(answer.body)
 
     # -- invoices ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from crossdock.connectors.kinds import connector_kind
 from crossdock.connectors.registry import ConnectorContext
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError, ThrottledError
-from crossdock.store import orders as order_store
+from crossdock.flows.tenant_config import tenant_config
 
 
 async def connector(ctx: HandlerContext, connection_id: str | None, *, role: str) -> Any:
@@ -102,7 +102,7 @@ class OrderSettings:
 
 
 async def order_settings(ctx: HandlerContext) -> OrderSettings:
-    raw = await ctx.read(lambda c: order_store.tenant_settings(c, ctx.message.tenant_id))
+    raw = (await tenant_config(ctx)).settings
     section = raw.get("orders") or {}
     return OrderSettings(
         erp=section.get("erp"),

@@ -18,14 +18,14 @@ from crossdock.domain.routing import Release, RouteLine, RoutingPlan, route
 from crossdock.domain.serde import to_plain
 from crossdock.domain.validation import check_order
 from crossdock.engine.handlers import HandlerContext
-from crossdock.errors import PermanentError, Severity
+from crossdock.errors import PermanentError, Severity, ThrottledError, TransientError
 from crossdock.flows.inventory import reserve_for_order
 from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.fulfil import sales_order_of
 from crossdock.flows.orders.stages import Stage
+from crossdock.flows.tenant_config import tenant_config
 from crossdock.records import Message
-from crossdock.store.mappings import read_rules
 from crossdock.store.orders import ReleaseRecord
 
 PRICE_CACHE_SECONDS = 300.0
@@ -48,14 +48,35 @@ async def validate(msg: Message, ctx: HandlerContext) -> None:
     if Stage(rec.stage) is not Stage.RECEIVED:
         return  # validated already, on hold, or cancelled meanwhile
     order = records.canonical(rec)
-    tenant = msg.tenant_id
-    rules = await ctx.read(lambda c: read_rules(c, tenant))
+    rules = (await tenant_config(ctx)).rules
     try:
         mapped = rules.mappings.map_order(order, rec.channel)
     except DomainError as exc:
         raise _permanent(exc) from exc
     settings = await order_settings(ctx)
-    prices = await _price_list(ctx, settings.erp, [line.item_code for line in mapped.lines], order.currency)
+    channel = await connector(ctx, rec.connection_id, role="channel")
+    acknowledge = getattr(channel, "requires_acknowledgement", False) and order.acknowledged_at is None
+    try:
+        prices = await _price_list(ctx, settings.erp, [line.item_code for line in mapped.lines], order.currency)
+    except (TransientError, ThrottledError):
+        if not acknowledge:
+            raise
+        # The ERP cannot price the order now; the channel's deadline does not wait for it.
+        # Acknowledge what passes every other check, then validate again (prices included).
+        _check(mapped, rules, None)
+        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref})
+        ctx.emit(stages.VALIDATE, {"order_ref": rec.order_ref})
+        return
+    _check(mapped, rules, prices)
+    request = sales_order_request(mapped)
+    records.save(ctx, rec.evolve(mapped=to_plain(request), stage=Stage.VALIDATED.value, problem=None))
+    await reserve_for_order(ctx, rec.order_ref, [(line.item_code, line.quantity) for line in request.lines])
+    if acknowledge:  # before the ERP step: an ERP outage never delays the acknowledgement
+        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref})
+    ctx.emit(stages.ERP_CREATE, {"order_ref": rec.order_ref})
+
+
+def _check(mapped: MappedOrder, rules, prices: dict[str, Money] | None) -> None:
     try:
         check_order(
             mapped,
@@ -65,13 +86,6 @@ async def validate(msg: Message, ctx: HandlerContext) -> None:
         )
     except DomainError as exc:
         raise _permanent(exc) from exc
-    request = sales_order_request(mapped)
-    records.save(ctx, rec.evolve(mapped=to_plain(request), stage=Stage.VALIDATED.value, problem=None))
-    await reserve_for_order(ctx, rec.order_ref, [(line.item_code, line.quantity) for line in request.lines])
-    channel = await connector(ctx, rec.connection_id, role="channel")
-    if getattr(channel, "requires_acknowledgement", False):
-        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref})
-    ctx.emit(stages.ERP_CREATE, {"order_ref": rec.order_ref})
 
 
 async def _price_list(ctx: HandlerContext, erp_id: str | None, items: list[str], currency: str) -> dict[str, Money]:
@@ -126,7 +140,7 @@ async def route_order(msg: Message, ctx: HandlerContext) -> None:
     request, order = sales_order_of(rec), records.canonical(rec)
     lines = [RouteLine(line.line_ref, line.item_code, line.quantity) for line in request.lines]
     tenant = msg.tenant_id
-    rules = await ctx.read(lambda c: read_rules(c, tenant))
+    rules = (await tenant_config(ctx)).rules
     settings = await order_settings(ctx)
     if rules.routing is None:
         plan = RoutingPlan((Release(DEFAULT_WAREHOUSE, tuple(lines)),), ())

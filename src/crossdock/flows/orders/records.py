@@ -7,6 +7,8 @@ from crossdock.domain.serde import from_plain, to_plain
 from crossdock.domain.shipments import Shipment
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
+from crossdock.flows.tenant_config import STAMP
+from crossdock.store import audit
 from crossdock.store import orders as store
 from crossdock.store.orders import OrderRecord, ReleaseRecord, ShipmentRecord
 
@@ -23,9 +25,21 @@ def order_ref(ctx: HandlerContext) -> str:
     return ref
 
 
-async def find(ctx: HandlerContext, ref: str | None = None) -> OrderRecord | None:
+async def aggregate(ctx: HandlerContext, ref: str | None = None) -> store.OrderAggregate:
+    """The order with its releases and shipments, read once per step in one snapshot, with
+    the configuration stamp (`flows.tenant_config`) of that same snapshot."""
     tenant, ref = ctx.message.tenant_id, ref or order_ref(ctx)
-    return await ctx.read(lambda c: store.get_order(c, tenant, ref))
+    key = ("order", ref)
+    held = ctx.memo.get(key)
+    if held is None:
+        held, stamp = await ctx.read(lambda c: (store.get_aggregate(c, tenant, ref), audit.head(c)))
+        ctx.memo[key] = held
+        ctx.memo.setdefault(STAMP, stamp)
+    return held
+
+
+async def find(ctx: HandlerContext, ref: str | None = None) -> OrderRecord | None:
+    return (await aggregate(ctx, ref)).order
 
 
 async def load(ctx: HandlerContext) -> OrderRecord:
@@ -41,13 +55,11 @@ async def load(ctx: HandlerContext) -> OrderRecord:
 
 
 async def releases(ctx: HandlerContext, ref: str) -> list[ReleaseRecord]:
-    tenant = ctx.message.tenant_id
-    return await ctx.read(lambda c: store.get_releases(c, tenant, ref))
+    return (await aggregate(ctx, ref)).releases
 
 
 async def shipments(ctx: HandlerContext, ref: str) -> list[ShipmentRecord]:
-    tenant = ctx.message.tenant_id
-    return await ctx.read(lambda c: store.get_shipments(c, tenant, ref))
+    return (await aggregate(ctx, ref)).shipments
 
 
 def canonical(rec: OrderRecord) -> Order:
