@@ -124,8 +124,13 @@ async def test_five_hundred_orders_through_duplicates_outage_throttling_and_shor
         assert ledger.problems() == []
         assert state["erp"]["duplicate_references"] == []
         assert o2c.exceptions() == []
-        # Every order ends closed or cancelled, also those whose last units a short pick cancelled.
-        assert set(o2c.stages()) <= {"closed", "cancelled"}, o2c.stages()
+        # Every order ends closed or cancelled, also those whose last units a short pick cancelled
+        # (the sandbox may hold an invoice a moment before the hub has recorded it).
+        await o2c.wait_until(
+            lambda s: set(o2c.stages()) <= {"closed", "cancelled"} or [str(o2c.stages())],
+            timeout=30,
+            what="every order closed or cancelled",
+        )
         injected = state["faults"]
         print(
             f"\n{CHAOS_ORDERS} orders in {time.monotonic() - started:.0f}s; "
