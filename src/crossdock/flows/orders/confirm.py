@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from crossdock.connectors.capabilities import ChannelOrderRef, InvoiceRequest
 from crossdock.engine.handlers import HandlerContext
+from crossdock.errors import TransientError
 from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.fulfil import sales_order_of
@@ -22,15 +23,20 @@ def channel_ref(rec: OrderRecord) -> ChannelOrderRef:
     return ChannelOrderRef(rec.channel, rec.channel_order_id)
 
 
-async def _shipment(ctx: HandlerContext, rec: OrderRecord) -> ShipmentRecord | None:
+async def _shipment(ctx: HandlerContext, rec: OrderRecord) -> ShipmentRecord:
+    """The step's shipment. It was written in the transaction that emitted this step, so
+    not seeing it means a stale read: retry, never end the step without doing it."""
     ref = ctx.payload["shipment_ref"]
-    return next((s for s in await records.shipments(ctx, rec.order_ref) if s.shipment_ref == ref), None)
+    found = next((s for s in await records.shipments(ctx, rec.order_ref) if s.shipment_ref == ref), None)
+    if found is None:
+        raise TransientError(f"shipment {ref} of order {rec.order_ref} is not visible yet")
+    return found
 
 
 async def confirm_shipment(msg: Message, ctx: HandlerContext) -> None:
     rec = await records.load(ctx)
     srec = await _shipment(ctx, rec)
-    if srec is None or srec.confirmation_ref:
+    if srec.confirmation_ref:
         return
     channel = await connector(ctx, rec.connection_id, role="channel")
     shipment, order = records.shipment_of(srec), channel_ref(rec)
@@ -47,7 +53,7 @@ async def confirm_shipment(msg: Message, ctx: HandlerContext) -> None:
 async def post_invoice(msg: Message, ctx: HandlerContext) -> None:
     rec = await records.load(ctx)
     srec = await _shipment(ctx, rec)
-    if srec is None or srec.invoice_ref:
+    if srec.invoice_ref:
         return
     settings = await order_settings(ctx)
     erp = await connector(ctx, settings.erp, role="erp")
