@@ -83,7 +83,8 @@ def encode_patch_listings_item(quantity: int, product_type: str = DEFAULT_PRODUC
     return {"productType": product_type, "patches": [availability_patch(quantity)]}
 
 
-def _describe(issues: list[Field]) -> str:
+def describe_issues(issues: list[Field]) -> str:
+    """Amazon's issues as one line: code, message and the attribute(s) concerned."""
     parts = []
     for issue in issues:
         code, message = issue["code"].opt_ident() or "?", issue["message"].opt_text() or ""
@@ -105,8 +106,11 @@ def report_errors(report: Any) -> dict[int, list[Field]]:
     return errors
 
 
-def decode_processing_report(report: Any, pending: PendingFeed) -> PublishResult:
-    """Per-update outcome of a processed feed: the keys of messages with ERROR issues fail."""
+def decode_processing_report(
+    report: Any, pending: PendingFeed, what: str = "quantity", hint: str = _REJECTED_HINT
+) -> PublishResult:
+    """Per-update outcome of a processed feed of `what` (quantity, price): the keys of
+    messages with ERROR issues fail, with `hint`."""
     errors = report_errors(report)
     accepted, failed = [], {}
     for number, key in enumerate(pending.keys, start=1):
@@ -117,9 +121,9 @@ def decode_processing_report(report: Any, pending: PendingFeed) -> PublishResult
         sku = issues[0]["sku"].opt_text() or (pending.skus[number - 1] if pending.skus else "?")
         failed[key] = ItemFailure(
             "remote.listing_rejected",
-            f"Amazon refused the quantity of SKU {sku} (feed {pending.feed_id}, message {number}): "
-            + _describe(issues),
-            _REJECTED_HINT,
+            f"Amazon refused the {what} of SKU {sku} (feed {pending.feed_id}, message {number}): "
+            + describe_issues(issues),
+            hint,
         )
     return PublishResult(accepted, failed)
 
@@ -140,6 +144,6 @@ def decode_submission(response: Any, update: StockUpdate) -> ItemFailure | None:
     return ItemFailure(
         "remote.listing_rejected",
         f"Amazon refused the quantity of SKU {update.channel_ref} ({status}, submission "
-        f"{answer['submissionId'].opt_text()}): {_describe(errors) or 'no issue given'}",
+        f"{answer['submissionId'].opt_text()}): {describe_issues(errors) or 'no issue given'}",
         _REJECTED_HINT,
     )

@@ -13,7 +13,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from crossdock.connectors.amazon.listings import DEFAULT_PRODUCT_TYPE, MAX_MESSAGES, report_errors
+from crossdock.connectors.amazon.listings import (
+    DEFAULT_PRODUCT_TYPE,
+    MAX_MESSAGES,
+    decode_processing_report,
+    describe_issues,
+)
 from crossdock.connectors.codec_errors import Field
 from crossdock.connectors.inventory_publishing import ItemFailure, PendingFeed, PublishResult
 from crossdock.connectors.price_publishing import PriceUpdate
@@ -92,32 +97,11 @@ def feed_prices(feed: dict[str, Any]) -> dict[str, tuple[Decimal, str]]:
     return found
 
 
-def _describe(issues: list[Field]) -> str:
-    parts = []
-    for issue in issues:
-        code, message = issue["code"].opt_ident() or "?", issue["message"].opt_text() or ""
-        attribute = issue["attributeName"].opt_text()
-        parts.append(f"{code} {message}" + (f" [{attribute}]" if attribute else ""))
-    return "; ".join(parts)
 
 
 def decode_price_report(report: Any, pending: PendingFeed) -> PublishResult:
     """Per-update outcome of a processed price feed: the keys of messages with ERROR issues fail."""
-    errors = report_errors(report)
-    accepted, failed = [], {}
-    for number, key in enumerate(pending.keys, start=1):
-        issues = errors.get(number)
-        if not issues:
-            accepted.append(key)
-            continue
-        sku = issues[0]["sku"].opt_text() or (pending.skus[number - 1] if pending.skus else "?")
-        failed[key] = ItemFailure(
-            "remote.listing_rejected",
-            f"Amazon refused the price of SKU {sku} (feed {pending.feed_id}, message {number}): "
-            + _describe(issues),
-            _REJECTED_HINT,
-        )
-    return PublishResult(accepted, failed)
+    return decode_processing_report(report, pending, "price", _REJECTED_HINT)
 
 
 def decode_price_submission(response: Any, update: PriceUpdate) -> ItemFailure | None:
@@ -130,6 +114,6 @@ def decode_price_submission(response: Any, update: PriceUpdate) -> ItemFailure |
     return ItemFailure(
         "remote.listing_rejected",
         f"Amazon refused the price of SKU {update.channel_ref} ({status}, submission "
-        f"{answer['submissionId'].opt_text()}): {_describe(errors) or 'no issue given'}",
+        f"{answer['submissionId'].opt_text()}): {describe_issues(errors) or 'no issue given'}",
         _REJECTED_HINT,
     )
