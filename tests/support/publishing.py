@@ -1,5 +1,5 @@
-"""A hub wired to the sandbox's Shopify store and Amazon seller (in process, over HTTP), for the
-availability publishing tests: stock goes in as `inventory.snapshot` messages, the worker runs
+"""A hub wired to the sandbox's Shopify store and Amazon seller (and, on request, its Walmart
+seller), in process, over HTTP, for the availability publishing tests: stock goes in as `inventory.snapshot` messages, the worker runs
 on a fake clock the test moves, and outcomes are read from the sandbox's own state."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from crossdock.store.tables import messages
 from tests.support.clock import FakeClock
 
 TENANT = "acme"
-SHOP, AMAZON = "acme-shop", "acme-amz"
+SHOP, AMAZON, WALMART = "acme-shop", "acme-amz", "acme-wm"
 LOCATION = 73_000_000_001
 
 
@@ -33,7 +33,19 @@ def sku(i: int) -> str:
     return f"CD-{1001 + i}"
 
 
-def config_text(base: str, channels: str, mappings: str = "") -> str:
+def walmart_connection(base: str) -> str:
+    """The sandbox's Walmart seller as a publishing-only connection (no order schedule)."""
+    return f"""      - id: {WALMART}
+        kind: walmart
+        config:
+          base_url: "{base}/walmart"
+          client_id: walmart-sandbox-client
+          client_secret: walmart-sandbox-secret
+          poll_orders: false
+"""
+
+
+def config_text(base: str, channels: str, mappings: str = "", *, walmart: bool = False) -> str:
     return f"""
 version: 1
 tenants:
@@ -58,7 +70,7 @@ tenants:
           refresh_token: "Atzr|sandbox-refresh-token"
           marketplace_ids: [ATVPDKIKX0DER]
           seller_id: A1SANDBOXSELLER
-{mappings}
+{walmart_connection(base) if walmart else ""}{mappings}
     availability:
       channels:
 {channels}
@@ -117,7 +129,9 @@ class Rig:
         return self.sandbox.ctx.snapshot()
 
 
-async def start(settings, sandbox_config: SandboxConfig, channels: str, mappings: str = "") -> Rig:
+async def start(
+    settings, sandbox_config: SandboxConfig, channels: str, mappings: str = "", *, walmart: bool = False
+) -> Rig:
     clock = FakeClock(1_800_000_000.0)
     # The sandbox runs on real time, as the connectors' own limit estimates do; only the hub's
     # messages (delays, retries, the coalescing windows) follow the fake clock.
@@ -125,7 +139,7 @@ async def start(settings, sandbox_config: SandboxConfig, channels: str, mappings
     server = TestServer(app)
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
-    text = config_text(base, channels, mappings)
+    text = config_text(base, channels, mappings, walmart=walmart)
     engine = make_engine(settings.database_url)
     apply_config(
         engine, load_text(text), "crossdock.yaml", text, "ops@test", SecretBox.from_settings(settings)

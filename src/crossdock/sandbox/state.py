@@ -66,6 +66,8 @@ class WalmartSellerConfig:
     client_secret: str = "walmart-sandbox-secret"
     feed_processing_s: float = 60.0  # a feed stays RECEIVED this long (divided by speed)
     inventory_feeds_per_hour: int = 10
+    # getInventory: Walmart publishes no US Marketplace default; the connector's assumed 200.
+    inventory_reads_per_minute: int = 200
     known_skus: tuple[str, ...] = ()  # sold by the seller besides the catalog
 
 

@@ -1,4 +1,5 @@
-"""A Walmart Marketplace seller under `/walmart`: token, orders, bulk inventory feeds, feed status.
+"""A Walmart Marketplace seller under `/walmart`: token, orders, bulk inventory feeds, feed status,
+inventory reads.
 
 HTTP contract (shapes from Walmart's published inventory and feeds specs)
     POST /walmart/v3/token           Basic client id:secret, headers WM_SVC.NAME and
@@ -10,6 +11,13 @@ HTTP contract (shapes from Walmart's published inventory and feeds specs)
     GET  /walmart/v3/feeds/{feedId}?includeDetails=true&offset=&limit=   feed status; RECEIVED
                                      until `feed_processing_s / speed` passed, then PROCESSED with
                                      per-item SUCCESS, or DATA_ERROR for SKUs the seller does not sell
+    GET  /walmart/v3/inventory?sku=&shipNode=   getInventory → {sku, quantity {unit: EACH, amount}}:
+                                     the quantity the last processed feed set (0 for a SKU the
+                                     seller sells that no feed stocked yet; one node, so shipNode
+                                     is accepted and ignored, as feeds ignore it); 404
+                                     CONTENT_NOT_FOUND for a SKU the seller does not sell;
+                                     `inventory_reads_per_minute` (200, × speed) a token bucket,
+                                     beyond: 429 with Retry-After and x-next-replenish-time
     POST /walmart/_sandbox/items     {"skus": [...]}: SKUs the seller sells (besides the catalog)
     /walmart/v3/orders...            the Orders API, and POST /walmart/_sandbox/orders to place
                                      orders: see walmart_orders.py
@@ -29,8 +37,9 @@ import orjson
 from aiohttp import web
 
 from crossdock.sandbox.faults import FaultBook
-from crossdock.sandbox.state import SandboxContext
+from crossdock.sandbox.state import SandboxContext, TokenBucket
 from crossdock.sandbox.traffic import make_catalog
+from crossdock.sandbox.walmart_lines import ms
 from crossdock.sandbox.walmart_orders import WalmartOrders
 
 TOKEN_TTL_S = 900
@@ -63,6 +72,9 @@ class WalmartSeller:
         self.feeds: dict[str, dict[str, Any]] = {}
         self.window: deque[float] = deque()
         self.throttled = 0
+        per_minute = self.cfg.inventory_reads_per_minute
+        self.reads = TokenBucket(per_minute / 60 * self.ctx.config.speed, per_minute, self.ctx.now())
+        self.reads_throttled = 0
         self.desk.reset()
 
     # -- auth -------------------------------------------------------------------------------
@@ -160,6 +172,27 @@ class WalmartSeller:
             body["itemDetails"] = {"itemIngestionStatus": details[offset : offset + limit]}
         return web.json_response(body)
 
+    # -- inventory reads ----------------------------------------------------------------------
+
+    async def get_inventory(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        if (wait := self.reads.take(self.ctx.now())) > 0:
+            self.reads_throttled += 1
+            body = error_body("REQUEST_THRESHOLD_VIOLATED.GMP_GATEWAY_API", "Too many requests", "REQUEST")
+            headers = {"Retry-After": str(max(1, int(wait + 0.999))), "x-current-token-count": "0",
+                       "x-next-replenish-time": str(ms(self.ctx.now() + wait))}  # fmt: skip
+            return web.json_response(body, status=429, headers=headers)
+        sku = request.query.get("sku", "")
+        if not sku.strip():
+            body = error_body("INVALID_REQUEST_PARAM.GMP_INVENTORY_API", "sku is required")
+            return web.json_response(body, status=400)
+        if sku not in self.known:
+            body = error_body("CONTENT_NOT_FOUND.GMP_INVENTORY_API", f"Inventory not found for sku {sku}")
+            return web.json_response(body, status=404)
+        answer = {"sku": sku, "quantity": {"unit": "EACH", "amount": self.inventory.get(sku, 0)}}
+        return web.json_response(answer, headers={"x-current-token-count": str(int(self.reads.tokens))})
+
     async def post_items(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read() or b"{}")
         self.known |= {str(s) for s in body.get("skus") or []}
@@ -184,6 +217,7 @@ class WalmartSeller:
         app.router.add_post("/v3/token", self.token)
         app.router.add_post("/v3/feeds", self.post_feed)
         app.router.add_get("/v3/feeds/{feed_id}", self.get_feed)
+        app.router.add_get("/v3/inventory", self.get_inventory)
         app.router.add_post("/_sandbox/items", self.post_items)
         return app
 
@@ -201,5 +235,6 @@ class WalmartSeller:
             "tokens_issued": len(self.tokens),
             "inventory_feeds_in_window": len(self.window),
             "throttled": self.throttled,
+            "inventory_reads_throttled": self.reads_throttled,
             **self.desk.snapshot(),
         }

@@ -18,7 +18,7 @@ from crossdock.store.publishing import RECONCILE_KIND, Listing, _dialect, _listi
 from crossdock.store.schedules import upsert_schedule
 from crossdock.store.tables import channel_availability, channel_listings, drift_reports, publish_queue
 
-READABLE_KINDS = frozenset({"shopify", "amazon"})  # connection kinds reconciliation can read
+READABLE_KINDS = frozenset({"shopify", "amazon", "walmart"})  # connection kinds reconciliation can read
 SAMPLE_SIZE = 20
 
 

@@ -7,10 +7,10 @@ an access token valid 15 minutes; it is cached per connection (and credentials) 
 before it expires, and sent as `WM_SEC.ACCESS_TOKEN`. Every call carries a fresh
 `WM_QOS.CORRELATION_ID`.
 
-Rate limits: each order operation's limit (config.DEFAULT_RATE_LIMITS, per minute, or the
-connection's overrides) is mirrored client-side as a token bucket in the connection's
-cache, so one process never sprays 429s: a wait up to MAX_SLEEP is slept, a longer one
-raises ThrottledError(local=True). A 429 empties the operation's bucket until Walmart's
+Rate limits: each order or inventory read operation's limit (config.DEFAULT_RATE_LIMITS, per
+minute, or the connection's overrides) is mirrored client-side as a token bucket in the
+connection's cache, so one process never sprays 429s: a wait up to MAX_SLEEP is slept, a
+longer one raises ThrottledError(local=True). A 429 empties the operation's bucket until Walmart's
 `x-next-replenish-time`.
 
 Failures: 401 → one forced token refresh, then PermanentError("auth.invalid_credentials");
@@ -31,6 +31,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from crossdock.connectors.http.client import LINEAGE_LIMIT, redact_headers, retry_after
 from crossdock.connectors.registry import ConnectorContext
@@ -121,10 +122,10 @@ class WalmartClient:
 
     async def call(
         self, operation: str, method: str, path: str, *, params: dict[str, str] | None = None,
-        data: Any = None, body_text: bytes | None = None, json: Any = None,
+        data: Any = None, body_text: bytes | None = None, json: Any = None, expect: tuple[int, ...] = (),
     ) -> Answer:  # fmt: skip
         """One API call with the access token; `data` is a form (multipart) or None, `json` a
-        JSON body."""
+        JSON body. A status in `expect` (404 on a lookup) is the caller's to read, not an error."""
         extra = {}
         if json is not None:
             data = body_text = orjson.dumps(json)
@@ -145,7 +146,8 @@ class WalmartClient:
             )
         if answer.status == 429 and bucket is not None:
             bucket.pause(self.ctx.clock(), _throttle_wait(answer.headers))
-        self._classify(operation, answer, mutating=method != "GET")
+        if answer.status not in expect:
+            self._classify(operation, answer, mutating=method != "GET")
         return answer
 
     def _bucket(self, operation: str) -> Bucket | None:
@@ -161,6 +163,9 @@ class WalmartClient:
     async def _send(self, method: str, path: str, headers: dict[str, str], data: Any,
                     params: dict[str, str] | None, *, shown_body: bytes | None = None) -> Answer:  # fmt: skip
         url = self.config.base_url + path
+        # A path that carries its query is sent as built: its builder percent-encoded it the way
+        # Walmart asks (every reserved character of a SKU, a space as %20), which re-quoting undoes.
+        target = URL(url, encoded=True) if "?" in path else url
         started = time.perf_counter()
         shown = shown_body if shown_body is not None else (data if isinstance(data, bytes) else None)
         record: dict[str, Any] = {"direction": "out", "connection_id": self.ctx.connection_id, "method": method,
@@ -169,7 +174,7 @@ class WalmartClient:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
         try:
             async with self.ctx.permit(), self.ctx.session.request(
-                method, url, params=params, data=data, headers=headers, timeout=timeout
+                method, target, params=params, data=data, headers=headers, timeout=timeout
             ) as resp:
                 status, resp_headers, raw = resp.status, dict(resp.headers), await resp.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:

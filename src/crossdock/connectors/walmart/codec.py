@@ -4,7 +4,8 @@ Outbound: the bulk inventory feed file (feedType=inventory, spec 1.4, the JSON f
 `InventoryFeed`: `InventoryHeader` + `Inventory` [{sku, quantity {unit: EACH, amount}}]);
 the order acknowledgement request (no body: `POST /v3/orders/{purchaseOrderId}/acknowledge`).
 Inbound: the feed status with item details (`GET /v3/feeds/{feedId}?includeDetails=true`),
-per-item `ingestionStatus` → accepted or failed; and orders (`GET /v3/orders`, getAnOrder,
+per-item `ingestionStatus` → accepted or failed; one SKU's quantity (getInventory,
+`GET /v3/inventory?sku=`) → `ChannelLevel`; and orders (`GET /v3/orders`, getAnOrder,
 released orders) → canonical `Order`. Walmart orders must be acknowledged within 4 hours.
 """
 
@@ -18,6 +19,7 @@ from urllib.parse import quote
 
 from crossdock.connectors.codec_errors import Field, build, money
 from crossdock.connectors.inventory_publishing import ItemFailure, PendingFeed, PublishResult, StockUpdate
+from crossdock.connectors.inventory_reading import ChannelLevel
 from crossdock.domain.money import Money
 from crossdock.domain.order_lines import Discount, OrderLine, ShippingCharge, TaxLine
 from crossdock.domain.orders import Order
@@ -116,6 +118,34 @@ def decode_feed_status(pages: list[Any], pending: PendingFeed) -> PublishResult 
 def items_received(body: Any) -> int:
     node = Field(body, "", CHANNEL).required()["itemsReceived"]
     return int(node.count()) if node.present else 0
+
+
+# -- inventory read (reconciliation) -------------------------------------------------------------
+
+
+def decode_inventory(body: Any, sku: str) -> ChannelLevel:
+    """getInventory's answer for `sku`: `{sku, quantity: {unit: EACH, amount}}`, the quantity at
+    the ship node asked for. It must name the SKU asked for (Walmart answers it decoded) and a
+    whole, non-negative amount; any other shape is a CodecError."""
+    root = Field(body, "", CHANNEL).required()
+    named = root["sku"].text()
+    if named != sku:
+        raise root["sku"].fail(f"answers for SKU {named!r}, not the {sku!r} asked for")
+    quantity = root["quantity"].required()
+    unit = quantity["unit"].opt_text()
+    if unit not in (None, "EACH"):
+        raise quantity["unit"].fail(f"expected EACH, got {unit!r}")
+    return ChannelLevel(sku, int(quantity["amount"].count()))
+
+
+def inventory_not_found(body: Any) -> bool:
+    """True for Walmart's "no such SKU" answer to getInventory (a 404 naming CONTENT_NOT_FOUND)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, dict):
+        errors = errors.get("error")
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and str(e.get("code") or "").startswith("CONTENT_NOT_FOUND") for e in errors
+    )
 
 
 # -- orders -------------------------------------------------------------------------------------

@@ -10,13 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 SECRET_FIELDS = frozenset({"client_secret"})
 
 # Walmart's default limits of the order operations Crossdock calls, in requests per minute
-# (a token bucket per seller and operation that refills over the minute).
+# (a token bucket per seller and operation that refills over the minute). getInventory
+# (`GET /v3/inventory`, reconciliation's read) has no published US Marketplace figure: the
+# throttling guide lists feeds and a few sync APIs only, calls non-feed inventory calls
+# "highly throttled" and points to the `x-current-token-count` / `x-next-replenish-time`
+# headers. Crossdock assumes a cautious 200 a minute (override it per connection under
+# `rate_limits`); a 429 pauses the connection anyway.
 DEFAULT_RATE_LIMITS: dict[str, float] = {
     "getAllOrders": 5000,
     "getAnOrder": 5000,
     "acknowledgeOrders": 60,
     "shippingUpdates": 60,
     "cancelOrderLines": 60,
+    "getInventory": 200,
 }
 
 

@@ -23,6 +23,7 @@ PUBLISHERS: dict[str, tuple[str, str]] = {
 READERS: dict[str, tuple[str, str]] = {
     "shopify": ("crossdock.connectors.shopify.inventory_levels", "ShopifyInventoryReader"),
     "amazon": ("crossdock.connectors.amazon.listings_read", "AmazonListingsReader"),
+    "walmart": ("crossdock.connectors.walmart.inventory_read", "WalmartInventoryReader"),
 }
 
 
