@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -104,6 +105,30 @@ async def test_reconciliation_repairs_a_drift_injected_into_amazon(rig):
     assert report.max_abs_diff == 100 - 37
     assert listings.listings[sku(4)] == 24 and listings.listings[sku(17)] == 37
     assert len(listings.feeds) == feeds + 1 and no_exceptions(rig)
+
+
+async def test_a_malformed_amazon_answer_retries_the_step_instead_of_reporting_items_missing(rig):
+    listings = rig.sandbox.amazon_listings
+    assert listings is not None
+    listings.listings[sku(9)] = 2  # an edit in Seller Central
+    faults = {"amazon": {"malformed": {"next": 2, "kind": "empty"}}}  # 200 without a body, twice
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(rig.server.make_url("/_sandbox/faults"), json=faults) as r,
+    ):
+        assert r.status == 200
+    rig.insert("availability.reconcile", "reconcile-now", {"connection_id": AMAZON})
+    await rig.run()
+
+    assert rig.sandbox.faults.injected["amazon"] == {"malformed": 2}
+    (report,) = reports(rig, AMAZON)
+    assert (report.state, report.items_checked, report.items_drifted, report.items_missing) == (
+        "done",
+        30,
+        1,
+        0,
+    )
+    assert listings.listings[sku(9)] == 29 and no_exceptions(rig)
 
 
 async def test_drift_reports_over_the_cli_and_the_api(rig, settings):
