@@ -308,6 +308,7 @@ def publishing(
             ("calls_min", "min"),
             ("calls_ratio", "×"),
             ("evaluations_per_s", "evals/s (hub)"),
+            ("cpu_us_per_evaluation", "CPU µs/eval"),
             ("domain_evaluations_per_s", "evals/s (domain)"),
         ],
     )

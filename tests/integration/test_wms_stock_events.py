@@ -4,19 +4,23 @@ set and move the tenant's stock positions, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from decimal import Decimal
 
 import orjson
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from crossdock import bootstrap
 from crossdock.api.hooks import _payload
 from crossdock.configuration import SecretBox, load_text
-from crossdock.records import NewMessage
+from crossdock.records import NewMessage, Status
 from crossdock.store import inventory as store
 from crossdock.store import messages as message_store
 from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
+from crossdock.store.tables import counters, exceptions, inventory_journal, inventory_positions, messages
 from tests.support.clock import FakeClock
 
 CONFIG = """
@@ -72,3 +76,125 @@ def test_a_snapshot_then_adjustments_from_the_wms_move_positions(hub):
         ("CD-1001", "MAIN", 37),
         ("CD-1002", "MAIN", 24),
     ]
+
+
+# -- stock ledger sequences -------------------------------------------------------------------
+
+
+def stock(kind: str, sequence, entries: list[dict], **extra) -> dict:
+    field = "positions" if kind == "inventory.snapshot" else "adjustments"
+    data = {"warehouse": "MAIN", field: entries, **extra}
+    if sequence is not None:
+        data["sequence"] = sequence
+    return {"type": kind, "data": data}
+
+
+def snap(sequence, on_hand: int, item: str = "CD-1001") -> dict:
+    return stock("inventory.snapshot", sequence, [{"item": item, "location": "MAIN", "on_hand": on_hand}])
+
+
+def moved(sequence, delta: int, item: str = "CD-1001", **extra) -> dict:
+    return stock(
+        "inventory.adjusted", sequence, [{"item": item, "location": "MAIN", "on_hand": delta}], **extra
+    )
+
+
+def on_hand(hub, item: str = "CD-1001"):
+    with hub.engine.connect() as c:
+        return {p.location: p.on_hand for p in store.read_positions(c, "acme", [item])}.get("MAIN")
+
+
+def stock_counters(hub) -> dict[str, int]:
+    with hub.engine.connect() as c:
+        rows = c.execute(select(counters.c.name, counters.c.value).where(counters.c.name.like("stock.%")))
+        return dict(rows.all())
+
+
+def test_numbered_stock_events_end_right_whatever_order_they_arrive_in(hub):
+    """The warehouse counted 40 at entry 10; #11 shipped 3, #12 received 24, #13 wrote 2 off."""
+    deliver(hub, "m1", moved(12, 24))  # before the snapshot it is newer than
+    deliver(hub, "m2", snap(11, 37))  # counts #11: rebased on #12
+    deliver(hub, "m3", moved(11, -3))  # counted by the snapshot already
+    deliver(hub, "m4", moved(12, 24))  # #12 sent again under another webhook id
+    deliver(hub, "m5", snap(10, 40))  # older than what the position includes
+    deliver(hub, "m6", moved(13, -2))
+    assert on_hand(hub) == 37 + 24 - 2
+    assert stock_counters(hub) == {
+        "stock.rebased": 1,
+        "stock.included": 1,
+        "stock.duplicate": 1,
+        "stock.superseded": 1,
+    }
+    with hub.engine.connect() as c:
+        position = c.execute(
+            select(inventory_positions.c.sequence, inventory_positions.c.sequence_source)
+        ).one()
+        journal = c.execute(
+            select(inventory_journal.c.sequence).order_by(inventory_journal.c.sequence)
+        ).scalars()
+        assert (tuple(position), list(journal)) == ((11, "acme-wms"), [12, 13])  # #11 and older: pruned
+
+
+def test_reports_without_a_sequence_keep_their_old_behaviour(hub):
+    deliver(hub, "m1", moved(None, 24))
+    deliver(hub, "m2", snap(None, 37))  # wipes the adjustment before it
+    deliver(hub, "m3", moved(None, -3))
+    deliver(hub, "m4", moved(None, -3))  # a second event of the same change counts twice
+    assert on_hand(hub) == 31 and stock_counters(hub) == {}
+
+
+def test_a_shipment_the_snapshot_counted_still_ends_the_orders_hold_once(hub):
+    with hub.engine.begin() as c:
+        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
+    deliver(hub, "m1", snap(8, 16))  # counts the entries up to #8: the shipment #7 among them
+    shipped = {"reason": "shipment", "order_reference": "shopify:1"}
+    deliver(hub, "m2", moved(7, -2, **shipped))  # on hand: counted already; the hold ends
+    deliver(hub, "m3", moved(9, -2, **shipped))
+    deliver(hub, "m4", moved(9, -2, **shipped))  # sent again: the hold already ended for it
+    with hub.engine.connect() as c:
+        held = store.read_reservations(c, "acme", "shopify:1")
+    assert on_hand(hub) == 14
+    assert [(r.quantity, r.state.value) for r in held] == [(2, "reserved")]  # 6 held, 2 + 2 shipped
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "12a", True, 2**63, [3]])
+def test_a_malformed_sequence_parks_the_report(hub, bad):
+    deliver(hub, "m1", moved(bad, 5))
+    assert on_hand(hub) is None
+    with hub.engine.connect() as c:
+        status = c.execute(select(messages.c.status)).scalar_one()
+        category = c.execute(select(exceptions.c.category)).scalar_one()
+    assert (status, category) == (Status.PARKED.value, "validation.inventory_payload")
+
+
+def test_an_entry_may_carry_its_own_sequence(hub):
+    entries = [
+        {"item": "CD-1001", "location": "MAIN", "on_hand": 40, "sequence": 10},
+        {"item": "CD-1001", "location": "EAST", "on_hand": 7, "sequence": 3},
+    ]
+    deliver(hub, "m1", stock("inventory.snapshot", None, entries))
+    deliver(
+        hub, "m2", stock("inventory.adjusted", 10, [{"item": "CD-1001", "location": "MAIN", "on_hand": -1}])
+    )
+    deliver(
+        hub, "m3", stock("inventory.adjusted", 4, [{"item": "CD-1001", "location": "EAST", "on_hand": -1}])
+    )
+    with hub.engine.connect() as c:
+        held = {p.location: p.on_hand for p in store.read_positions(c, "acme", ["CD-1001"])}
+    assert held == {"EAST": 6, "MAIN": 40}
+
+
+def test_another_sources_numbers_start_the_positions_ledger_over(hub, caplog):
+    caplog.set_level(logging.INFO, "crossdock.stock")
+    deliver(hub, "m1", snap(10, 40))
+    deliver(hub, "m2", moved(11, -3))
+    deliver(hub, "m3", moved(11, 5, source="erp"))  # the ERP's #11 is not the WMS's
+    deliver(hub, "m4", moved(11, 5, source="erp"))  # but the ERP's #11 again is
+    assert on_hand(hub) == 42
+    assert stock_counters(hub) == {"stock.restarted": 1, "stock.duplicate": 1}
+    with hub.engine.connect() as c:
+        journal = c.execute(select(inventory_journal.c.sequence, inventory_journal.c.on_hand)).all()
+    assert [tuple(r) for r in journal] == [(11, "5")]
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "crossdock.stock"]
+    assert [level for level, _ in logged] == [logging.WARNING, logging.INFO]
+    assert "of erp, sequence 11: 1 restarted (e.g. CD-1001@MAIN, position at sequence 10)" in logged[0][1]

@@ -99,6 +99,24 @@ class Urgency(StrEnum):
 
 
 URGENCY_ORDER = (Urgency.TO_ZERO, Urgency.LOW_STOCK, Urgency.DECREASE, Urgency.INCREASE)
+RANK: dict[str, int] = {u.value: i for i, u in enumerate(URGENCY_ORDER)}  # the outbox's order
+
+
+def urgency_against(quantity: Decimal, shown: Decimal | None, given: str | None = None) -> Urgency:
+    """How urgent `quantity` is for a channel that shows `shown` (None: not known).
+
+    Against a known figure the direction decides (to zero, down, up); a decrease the
+    availability rule called low stock stays low stock. Unknown: as a first listing."""
+    stated = Urgency(given) if given in RANK else None
+    if shown is not None and quantity == shown and stated is not None:
+        return stated
+    if quantity <= ZERO:
+        return Urgency.TO_ZERO
+    if shown is not None and quantity > shown:
+        return Urgency.INCREASE
+    if stated is Urgency.LOW_STOCK:
+        return stated
+    return Urgency.DECREASE
 
 
 @dataclass(frozen=True, slots=True)

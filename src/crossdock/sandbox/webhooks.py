@@ -106,6 +106,7 @@ class WebhookSender:
         self._queue: asyncio.Queue[Delivery] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
+        self._late: list[Delivery] = []  # held back, to go after the next delivery sent
         self._session: aiohttp.ClientSession | None = None
         self._outstanding = 0
         self._idle = asyncio.Event()
@@ -115,6 +116,7 @@ class WebhookSender:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        self._late.clear()
         if self._queue is not None:
             while not self._queue.empty():
                 self._queue.get_nowait()
@@ -124,15 +126,43 @@ class WebhookSender:
         self._idle.set()
 
     def send(self, delivery: Delivery, *, copies: int = 1) -> None:
-        """Queue a delivery; `copies=2` delivers the very same webhook (same id) twice."""
+        """Queue a delivery; `copies=2` delivers the very same webhook (same id) twice.
+        Deliveries held back by `send_late` follow it."""
+        self.deliveries.append(delivery)
+        for _ in range(copies):
+            self._count()
+            self._enqueue(delivery)
+        late, self._late = self._late, []
+        for held in late:
+            self._enqueue(held)
+
+    def send_late(self, delivery: Delivery, seconds: float, *, copies: int = 1) -> None:
+        """Out of order: queue the delivery after the next one sent, or after `seconds` when
+        none is sent before."""
+        self.deliveries.append(delivery)
+        for _ in range(copies):
+            self._count()
+            self._late.append(delivery)
+
+        def release() -> None:
+            self._timers.discard(timer)
+            held = [d for d in self._late if d is delivery]
+            self._late = [d for d in self._late if d is not delivery]
+            for d in held:
+                self._enqueue(d)
+
+        timer = asyncio.get_running_loop().call_later(seconds, release)
+        self._timers.add(timer)
+
+    def _count(self) -> None:
+        self._outstanding += 1
+        self._idle.clear()
+
+    def _enqueue(self, delivery: Delivery) -> None:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
-        self.deliveries.append(delivery)
-        for _ in range(copies):
-            self._outstanding += 1
-            self._idle.clear()
-            self._queue.put_nowait(delivery)
+        self._queue.put_nowait(delivery)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every queued delivery succeeded or was given up (tests, demo)."""

@@ -13,6 +13,11 @@ quantities): a release allocates what is free when it is accepted (a line it can
 is short-picked), a shipment takes its units off hand, and receipts and write-offs change
 it. Every change goes to the hub as a signed `inventory.adjusted` event (signed deltas);
 `POST /wms/_sandbox/stock/snapshot` sends each location's `inventory.snapshot` (absolute).
+Each location numbers its stock ledger: an adjustment event carries its entry's `sequence`,
+a snapshot the last entry it includes. The numbers start from the clock's microsecond when
+the stock is seeded, so a restarted sandbox (`crossdock demo --keep`) numbers on above its
+previous ones, like a real ledger. Stock events honour the `webhooks` faults (`duplicate`:
+delivered twice; `out_of_order`: held back until the next event, at most `LATE_SECONDS`).
 Control routes, never faulted:
 
     POST /wms/_sandbox/stock/snapshot       send the snapshot of every location now
@@ -37,6 +42,7 @@ from crossdock.sandbox.traffic import make_catalog
 from crossdock.sandbox.webhooks import Delivery, WebhookSender, standard_headers
 
 SHIPPED = ("partially_shipped", "shipped")
+LATE_SECONDS = 2.0  # an out-of-order stock event waits at most this long for the next one
 
 
 def _fail(status: int, code: str, message: str, **extra: Any) -> web.Response:
@@ -69,6 +75,8 @@ class GenericWms:
         self.stock: dict[tuple[str, str], dict[str, int]] = {}  # (location, item) → on_hand, allocated
         self.allocations: dict[str, dict[tuple[str, str], int]] = {}  # release → units it holds
         self.ledger: dict[str, Counter[str]] = {}  # item → initial, received, written_off, shipped, ...
+        self.sequence_base = int(self.ctx.now() * 1_000_000)  # above any number an earlier run gave
+        self.sequences: dict[str, int] = {}  # location → its ledger's last entry
         if not self.cfg.stock:
             return
         draw = self.ctx.rng("wms.stock")
@@ -261,7 +269,10 @@ class GenericWms:
         msg_id = self._send(topic, f"release.{topic}", data, self.rng)
         self.events.append({"id": msg_id, "topic": topic, "release_reference": release["release_reference"]})
 
-    def _send(self, topic: str, event_type: str, data: dict[str, Any], rng: Any) -> str:
+    def _send(
+        self, topic: str, event_type: str, data: dict[str, Any], rng: Any, *, faulted: bool = False
+    ) -> str:
+        """Sign and queue one event; `faulted` ones (stock events) may be duplicated or held back."""
         msg_id = f"msg_{rng.getrandbits(96):024x}"
         timestamp = int(self.ctx.now())
         payload = {"type": event_type, "timestamp": self.ctx.iso(timestamp), "data": data}
@@ -270,7 +281,13 @@ class GenericWms:
             secret=self.cfg.webhook_secret, msg_id=msg_id, timestamp=timestamp, body=body
         )
         url = f"{self.ctx.hub_url(self.cfg.hub_url)}/hooks/{self.cfg.connection_id}/{topic}"
-        self.sender.send(Delivery(msg_id, topic, url, body, headers))
+        delivery = Delivery(msg_id, topic, url, body, headers)
+        late = faulted and self.faults.webhook_fault(self.name, "out_of_order")
+        copies = 2 if faulted and self.faults.webhook_fault(self.name, "duplicate") else 1
+        if late:
+            self.sender.send_late(delivery, LATE_SECONDS, copies=copies)
+        else:
+            self.sender.send(delivery, copies=copies)
         return msg_id
 
     # -- stock --------------------------------------------------------------------------------
@@ -336,10 +353,19 @@ class GenericWms:
             applied.append({"item": item, "location": location, "on_hand": delta})
         if not applied:
             return None
-        data = {"warehouse": location, "reason": reason, "reference": reference, "adjustments": applied}
+        sequence = self.sequences[location] = self.sequences.get(location, self.sequence_base) + 1
+        data = {
+            "warehouse": location,
+            "sequence": sequence,
+            "reason": reason,
+            "reference": reference,
+            "adjustments": applied,
+        }
         if order_reference:  # a shipment names the order whose units left
             data["order_reference"] = order_reference
-        msg_id = self._send("inventory.adjusted", "inventory.adjusted", data, self.stock_event_rng)
+        msg_id = self._send(
+            "inventory.adjusted", "inventory.adjusted", data, self.stock_event_rng, faulted=True
+        )
         self.events.append(
             {"id": msg_id, "topic": "inventory.adjusted", "reason": reason, "reference": reference}
         )
@@ -354,8 +380,11 @@ class GenericWms:
                 for (loc, item), held in sorted(self.stock.items())
                 if loc == location
             ]
-            data = {"warehouse": location, "positions": positions}
-            msg_id = self._send("inventory.snapshot", "inventory.snapshot", data, self.stock_event_rng)
+            sequence = self.sequences.get(location, self.sequence_base)
+            data = {"warehouse": location, "sequence": sequence, "positions": positions}
+            msg_id = self._send(
+                "inventory.snapshot", "inventory.snapshot", data, self.stock_event_rng, faulted=True
+            )
             self.events.append({"id": msg_id, "topic": "inventory.snapshot", "warehouse": location})
         return len(locations)
 
@@ -399,6 +428,7 @@ class GenericWms:
             "enabled": self.cfg.stock,
             "locations": by_location,
             "ledger": {item: dict(c) for item, c in sorted(self.ledger.items())},
+            "sequences": dict(sorted(self.sequences.items())),  # location → last ledger entry
             "events": sum(1 for e in self.events if e["topic"].startswith("inventory.")),
         }
 

@@ -4,25 +4,26 @@ Handlers read these through `ctx.read` and write them as staged effects, so a ch
 commits with the message that caused it; a repeated message changes nothing twice
 (idempotent consumer: the message's own key). Quantities are stored as decimal text.
 Positions are per item × location; a snapshot sets them, an adjustment adds to them
-under a row lock (PostgreSQL; SQLite has one writer anyway).
+under a row lock (PostgreSQL; SQLite has one writer anyway). A stock source that numbers
+its ledger entries has them merged by sequence instead (`domain.stock_ledger`, the
+journal in `store.stock_journal`), whatever order they arrive in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from crossdock.configuration.availability import AvailabilitySection
+from crossdock.domain import stock_ledger
 from crossdock.domain.availability import (
     Adjustment,
     Availability,
-    Inbound,
     Position,
     Reservation,
     ReservationState,
@@ -31,9 +32,13 @@ from crossdock.domain.availability import (
     shortfalls,
 )
 from crossdock.domain.availability_rules import ZERO, ChannelRule, ChannelState
+from crossdock.domain.stock_ledger import Ledger, Note
 from crossdock.errors import PermanentError
+from crossdock.store import stock_journal
+from crossdock.store.publishing import will_show
 from crossdock.store.tables import (
     channel_availability,
+    channel_listings,
     inventory_positions,
     inventory_reservations,
     tenant_rules,
@@ -57,19 +62,19 @@ def availability_rules(conn: Connection, tenant_id: str) -> tuple[ChannelRule, .
 
 # --------------------------------------------------------------------------- positions
 
-
-def _inbound_json(inbound: Iterable[Inbound]) -> str:
-    return orjson.dumps(
-        [{"quantity": str(i.quantity), "expected": i.expected.isoformat()} for i in inbound]
-    ).decode()
+Key = stock_journal.Key
+_VALUES = ("on_hand", "allocated", "unavailable", "inbound", "source", "updated_at")
+_LEDGER = ("sequence", "sequence_source")
 
 
 def _position(r: Any) -> Position:
-    inbound = tuple(
-        Inbound(Decimal(i["quantity"]), date.fromisoformat(i["expected"])) for i in orjson.loads(r.inbound)
-    )
     return Position(
-        r.item_code, r.location, Decimal(r.on_hand), Decimal(r.allocated), Decimal(r.unavailable), inbound
+        r.item_code,
+        r.location,
+        Decimal(r.on_hand),
+        Decimal(r.allocated),
+        Decimal(r.unavailable),
+        stock_journal.inbound_of(r.inbound),
     )
 
 
@@ -83,71 +88,159 @@ def read_positions(conn: Connection, tenant_id: str, items: Collection[str]) -> 
     return [_position(r) for r in rows]
 
 
-def _write_position(
-    conn: Connection, tenant_id: str, p: Position, source: str | None, now: float, exists: bool
-) -> None:
-    t = inventory_positions
+def _values(p: Position, source: str | None, now: float, ledger: Ledger | None = None) -> dict[str, Any]:
     values = {
         "on_hand": str(p.on_hand),
         "allocated": str(p.allocated),
         "unavailable": str(p.unavailable),
-        "inbound": _inbound_json(p.inbound),
+        "inbound": stock_journal.inbound_text(p.inbound),
         "source": source,
         "updated_at": now,
     }
+    if ledger is not None:
+        values |= {"sequence": ledger.sequence, "sequence_source": ledger.source}
+    return values
+
+
+def _write_position(
+    conn: Connection,
+    tenant_id: str,
+    p: Position,
+    source: str | None,
+    now: float,
+    *,
+    exists: bool,
+    ledger: Ledger | None,
+) -> None:
+    """Update (or insert) one position; with `ledger`, its sequence too."""
+    t = inventory_positions
+    values = _values(p, source, now, ledger)
     key = (t.c.tenant_id == tenant_id, t.c.item_code == p.item, t.c.location == p.location)
     if exists and conn.execute(update(t).where(*key).values(**values)).rowcount:
         return
     conn.execute(insert(t).values(tenant_id=tenant_id, item_code=p.item, location=p.location, **values))
 
 
-def apply_snapshot(
-    conn: Connection, tenant_id: str, positions: Iterable[Position], source: str | None, now: float
-) -> None:
-    """Set each position to the reported absolute values (one upsert per 500 positions;
-    a position reported twice takes its last values)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    t = inventory_positions
-    rows = {
-        (p.item, p.location): {
-            "tenant_id": tenant_id,
-            "item_code": p.item,
-            "location": p.location,
-            "on_hand": str(p.on_hand),
-            "allocated": str(p.allocated),
-            "unavailable": str(p.unavailable),
-            "inbound": _inbound_json(p.inbound),
-            "source": source,
-            "updated_at": now,
-        }
-        for p in positions
-    }
+def _upsert_positions(conn: Connection, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """Insert these position rows or update their `columns`, 500 a statement."""
     if not rows:
         return
-    stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(t)
-    columns = ("on_hand", "allocated", "unavailable", "inbound", "source", "updated_at")
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(inventory_positions)
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant_id", "item_code", "location"], set_={k: stmt.excluded[k] for k in columns}
     )
-    values = list(rows.values())
-    for start in range(0, len(values), 500):
-        conn.execute(stmt, values[start : start + 500])
+    for start in range(0, len(rows), 500):
+        conn.execute(stmt, rows[start : start + 500])
+
+
+def _ledgers(conn: Connection, tenant_id: str, keys: list[Key], *, journal: bool = True) -> dict[Key, Ledger]:
+    """Each position's ledger (`domain.stock_ledger`; never reported: an empty one), its row
+    locked on PostgreSQL in (item, location) order, as `reserve_order` locks them."""
+    t = inventory_positions
+    q = (
+        select(t)
+        .where(
+            t.c.tenant_id == tenant_id,
+            t.c.item_code.in_(sorted({item for item, _ in keys})),
+            t.c.location.in_(sorted({location for _, location in keys})),
+        )
+        .order_by(t.c.item_code, t.c.location)
+    )
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    wanted = set(keys)
+    rows = {k: r for r in conn.execute(q) if (k := (r.item_code, r.location)) in wanted}
+    journals = stock_journal.read_journals(conn, tenant_id, list(rows)) if journal and rows else {}
+    ledgers = {}
+    for k in keys:
+        r = rows.get(k)
+        ledgers[k] = (
+            Ledger()
+            if r is None
+            else Ledger(_position(r), r.sequence_source, r.sequence, journals.get(k, ()))
+        )
+    return ledgers
+
+
+def apply_snapshot(
+    conn: Connection,
+    tenant_id: str,
+    positions: Iterable[Position],
+    source: str | None,
+    now: float,
+    *,
+    sequence: int | None = None,
+) -> list[Note]:
+    """Set each position to the reported absolute values (a position reported twice takes
+    its last values; one upsert per 500 positions).
+
+    With `sequence` (the last stock ledger entry the snapshot includes), each position is
+    merged with what it holds instead (`domain.stock_ledger`): a snapshot older than the
+    position's is ignored, one older than adjustments it took keeps them. Returns what
+    became of each position then (none without a sequence)."""
+    latest = {(p.item, p.location): p for p in positions}
+    keys = sorted(latest)
+    if sequence is None:
+        rows = [_row(tenant_id, latest[k], source, now) for k in keys]
+        _upsert_positions(conn, rows, _VALUES)
+        return []
+    notes: list[Note] = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        held = _ledgers(conn, tenant_id, chunk)
+        rows = []
+        for k in chunk:
+            merged = stock_ledger.snapshot(held[k], latest[k], sequence, source)
+            notes.append(Note(*k, sequence, merged.verdict, held[k].sequence))
+            if not merged.verdict.ignored and merged.ledger.position is not None:
+                rows.append(_row(tenant_id, merged.ledger.position, source, now, merged.ledger))
+                stock_journal.save_journal(conn, tenant_id, held[k], merged.ledger, now)
+        _upsert_positions(conn, rows, _VALUES + _LEDGER)
+    return notes
+
+
+def _row(tenant_id: str, p: Position, source: str | None, now: float, ledger: Ledger | None = None) -> dict:
+    return {
+        "tenant_id": tenant_id,
+        "item_code": p.item,
+        "location": p.location,
+        **_values(p, source, now, ledger),
+    }
 
 
 def apply_adjustments(
-    conn: Connection, tenant_id: str, adjustments: Iterable[Adjustment], source: str | None, now: float
-) -> None:
-    """Add each adjustment's deltas to its position (a missing position starts at 0)."""
-    t = inventory_positions
-    for adj in adjustments:
-        key = (t.c.tenant_id == tenant_id, t.c.item_code == adj.item, t.c.location == adj.location)
-        q = select(t).where(*key)
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        row = conn.execute(q).first()
-        held = _position(row) if row is not None else None
-        _write_position(conn, tenant_id, adj.applied_to(held), source, now, exists=row is not None)
+    conn: Connection,
+    tenant_id: str,
+    adjustments: Iterable[Adjustment],
+    source: str | None,
+    now: float,
+    *,
+    sequence: int | None = None,
+) -> list[Note]:
+    """Add each adjustment's deltas to its position (a missing position starts at 0), one
+    position at a time in (item, location) order, under its row lock (PostgreSQL).
+
+    With `sequence` (the stock ledger entry these adjustments are), each is merged with
+    what its position holds (`domain.stock_ledger`): an entry the position includes
+    already is ignored. Returns what became of each adjustment then (none without)."""
+    notes: list[Note] = []
+    for adj in stock_ledger.combine(adjustments):
+        k = (adj.item, adj.location)
+        held = _ledgers(conn, tenant_id, [k], journal=sequence is not None)[k]
+        merged = stock_ledger.adjust(held, adj, sequence, source)
+        position = merged.ledger.position
+        if sequence is not None:
+            notes.append(Note(*k, sequence, merged.verdict, held.sequence))
+        if merged.verdict.ignored or position is None:
+            continue
+        ledger = None if sequence is None else merged.ledger
+        _write_position(
+            conn, tenant_id, position, source, now, exists=held.position is not None, ledger=ledger
+        )
+        stock_journal.save_journal(conn, tenant_id, held, merged.ledger, now)
+    return notes
 
 
 # --------------------------------------------------------------------------- reservations
@@ -212,7 +305,9 @@ def reserve_order(
                 "Stock ran out before this order was accepted (the channel sold beyond what "
                 "Crossdock had published). Retry when stock arrives, or cancel the order on the "
                 "channel and resolve this exception.",
-                context={"items": [{"item": s.item, "wanted": str(s.wanted), "free": str(s.free)} for s in short]},
+                context={
+                    "items": [{"item": s.item, "wanted": str(s.wanted), "free": str(s.free)} for s in short]
+                },
             )
     save_reservations(conn, tenant_id, rows, now)
     return [r.item for r in rows]
@@ -336,21 +431,37 @@ def save_channel_availability(conn: Connection, rec: ChannelAvailabilityRecord) 
         )
 
 
-def channel_states_of(conn: Connection, tenant_id: str, items: Collection[str]) -> dict[str, dict[str, ChannelState]]:
-    """Item → connection id → what the channel was last handed, for many items at once (a
-    burst of stock changes); the explanations are not read."""
-    t = channel_availability.c
-    found: dict[str, dict[str, ChannelState]] = {}
+@dataclass(frozen=True, slots=True)
+class ChannelView:
+    """What availability needs of one item on one channel: the decision state, and what the
+    channel shows once the work in flight is done (None: not known), to judge urgency."""
+
+    state: ChannelState
+    shows: Decimal | None
+
+
+def channel_views(
+    conn: Connection, tenant_id: str, items: Collection[str]
+) -> dict[str, dict[str, ChannelView]]:
+    """Item → connection id → `ChannelView`, for many items at once (a burst of stock
+    changes): the channel-availability rows joined with their listings, one query per 500
+    items; the explanations are not read."""
+    a, li = channel_availability.c, channel_listings.c
+    joined = channel_availability.outerjoin(
+        channel_listings,
+        and_(li.tenant_id == a.tenant_id, li.connection_id == a.connection_id, li.item_code == a.item_code),
+    )
+    columns = (a.item_code, a.connection_id, a.published, a.published_at, a.pending_since,
+               li.confirmed, li.confirmed_seq, li.sent, li.sent_seq)  # fmt: skip
+    found: dict[str, dict[str, ChannelView]] = {}
     ordered = sorted(set(items))
     for start in range(0, len(ordered), 500):
-        rows = conn.execute(
-            select(t.item_code, t.connection_id, t.published, t.published_at, t.pending_since).where(
-                t.tenant_id == tenant_id, t.item_code.in_(ordered[start : start + 500])
-            )
-        )
-        for r in rows:
-            published = Decimal(r.published) if r.published is not None else None
-            found.setdefault(r.item_code, {})[r.connection_id] = ChannelState(published, r.published_at, r.pending_since)
+        chunk = ordered[start : start + 500]
+        q = select(*columns).select_from(joined).where(a.tenant_id == tenant_id, a.item_code.in_(chunk))
+        for item, cid, published, at, pending, confirmed, confirmed_seq, sent, sent_seq in conn.execute(q):
+            state = ChannelState(Decimal(published) if published is not None else None, at, pending)
+            shows = will_show(confirmed, confirmed_seq, sent, sent_seq)
+            found.setdefault(item, {})[cid] = ChannelView(state, shows)
     return found
 
 
@@ -405,7 +516,10 @@ def availability_view(
     stock: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     for rec in records:
         if rec.tenant_id not in stock:
-            stock[rec.tenant_id] = (_positions_plain(conn, rec.tenant_id, item), _holders(conn, rec.tenant_id, item))
+            stock[rec.tenant_id] = (
+                _positions_plain(conn, rec.tenant_id, item),
+                _holders(conn, rec.tenant_id, item),
+            )
         positions, holders = stock[rec.tenant_id]
         out.append(
             {
@@ -450,7 +564,9 @@ def _holders(conn: Connection, tenant_id: str, item: str, limit: int = 50) -> li
     return [{"order_ref": ref, "quantity": str(q)} for q, ref in held]
 
 
-def recent_availability(conn: Connection, tenant_id: str, q: str = "", limit: int = 50) -> list[dict[str, Any]]:
+def recent_availability(
+    conn: Connection, tenant_id: str, q: str = "", limit: int = 50
+) -> list[dict[str, Any]]:
     """The tenant's most recently computed item × channel quantities (items containing `q`)."""
     t = channel_availability
     stmt = select(t.c.item_code, t.c.connection_id, t.c.computed, t.c.published, t.c.computed_at).where(
@@ -460,7 +576,12 @@ def recent_availability(conn: Connection, tenant_id: str, q: str = "", limit: in
         stmt = stmt.where(t.c.item_code.contains(q, autoescape=True))
     rows = conn.execute(stmt.order_by(t.c.computed_at.desc(), t.c.item_code, t.c.connection_id).limit(limit))
     return [
-        {"item": r.item_code, "channel": r.connection_id, "quantity": r.computed, "published": r.published,
-         "computed_at": r.computed_at}
+        {
+            "item": r.item_code,
+            "channel": r.connection_id,
+            "quantity": r.computed,
+            "published": r.published,
+            "computed_at": r.computed_at,
+        }
         for r in rows
     ]

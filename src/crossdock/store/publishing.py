@@ -132,8 +132,9 @@ def pick_in_burst(
     urgent and lingering ones. Each test is an index range, so a waiting flush stays cheap."""
     t = publish_queue.c
     own = (t.tenant_id == tenant_id, t.connection_id == connection_id)
-    settled = select(t.item_code).where(*own, t.updated_at <= quiet).limit(limit)
-    if len(conn.execute(settled).all()) >= limit:
+    settled = select(t.item_code).where(*own, t.updated_at <= quiet).limit(limit).subquery()
+    # Counted in the database: a feed channel's batch is 25,000 values, polled while a burst runs.
+    if conn.execute(select(func.count()).select_from(settled)).scalar_one() >= limit:
         q = select(publish_queue).where(
             *own, (t.rank <= urgent) | (t.updated_at <= quiet) | (t.queued_at <= linger)
         )
@@ -299,14 +300,24 @@ class Listing:
     @property
     def in_flight(self) -> bool:
         """Sent and not yet confirmed or refused (a feed the channel still processes)."""
-        return self.sent_seq is not None and (
-            self.confirmed_seq is None or self.sent_seq > self.confirmed_seq
-        )
+        return _in_flight(self.sent_seq, self.confirmed_seq)
 
     @property
     def will_show(self) -> Decimal | None:
         """What the channel shows once the work in flight is done."""
         return self.sent if self.in_flight else self.confirmed
+
+
+def _in_flight(sent_seq: int | None, confirmed_seq: int | None) -> bool:
+    return sent_seq is not None and (confirmed_seq is None or sent_seq > confirmed_seq)
+
+
+def will_show(
+    confirmed: str | None, confirmed_seq: int | None, sent: str | None, sent_seq: int | None
+) -> Decimal | None:
+    """`Listing.will_show` from a listing row's stored columns (None: not known)."""
+    shown = sent if _in_flight(sent_seq, confirmed_seq) else confirmed
+    return Decimal(shown) if shown is not None else None
 
 
 def _dec(value: str | None) -> Decimal | None:

@@ -449,6 +449,8 @@ api_keys = Table(
 # Quantities are decimal text (exact on both databases: SQLite has no exact numeric type).
 
 # Stock of one item at one location, as the ERP or WMS last reported it (`source`).
+# `sequence`: the stock ledger entry through which the position includes every entry of
+# `sequence_source`'s ledger (None: its source does not number them; migration 0010).
 inventory_positions = Table(
     "inventory_positions",
     metadata,
@@ -461,7 +463,27 @@ inventory_positions = Table(
     Column("inbound", Text, nullable=False, default="[]"),  # [{"quantity": "5", "expected": "2026-12-01"}]
     Column("source", String(64)),
     Column("updated_at", Float, nullable=False),
+    Column("sequence", BigInteger),
+    Column("sequence_source", String(64)),
     PrimaryKeyConstraint("tenant_id", "item_code", "location"),
+)
+
+# The stock journal (migration 0010): sequenced adjustments a position took beyond its
+# `sequence`, kept so a snapshot older than them is rebased instead of wiping them, and a
+# redelivered entry is recognised; the deltas are decimal text, `inbound` None: unchanged.
+inventory_journal = Table(
+    "inventory_journal",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("on_hand", String(40), nullable=False),
+    Column("allocated", String(40), nullable=False),
+    Column("unavailable", String(40), nullable=False),
+    Column("inbound", Text),
+    Column("applied_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "item_code", "location", "sequence"),
 )
 
 # Units an order holds before the ERP allocates them; `quantity` is what is still open.

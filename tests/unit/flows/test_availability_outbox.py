@@ -10,8 +10,7 @@ import pytest
 from crossdock.connectors.amazon.listings_read import decode_search
 from crossdock.connectors.inventory_publishing import ItemFailure, PublishResult
 from crossdock.connectors.shopify.inventory_levels import decode_levels
-from crossdock.domain.availability_rules import Urgency
-from crossdock.flows.availability.common import urgency_against
+from crossdock.domain.availability_rules import Urgency, urgency_against
 from crossdock.flows.availability.outcome import Entry, sort_result
 
 D = Decimal

@@ -201,6 +201,56 @@ async def test_without_stock_the_warehouse_keeps_none_and_sends_no_stock_events(
     assert (await (await client.get("/_sandbox/state")).json())["wms"]["stock"]["events"] == 0
 
 
+async def test_each_location_numbers_its_stock_ledger_in_adjustments_and_snapshots(make_app, hub):
+    client, sandbox = await make_app(
+        hub_url=hub.url,
+        webhook_concurrency=1,
+        wms=_stock_config(stock_locations=("MAIN", "EAST")),
+        catalog_size=2,
+    )
+    base = sandbox.wms.sequence_base
+    for location, item in (("MAIN", "CD-1001"), ("MAIN", "CD-1002"), ("EAST", "CD-1001")):
+        body = {"reason": "receipt", "location": location, "lines": [{"item": item, "quantity": 12}]}
+        await client.post("/wms/_sandbox/stock/adjustments", json=body)
+    await client.post("/wms/_sandbox/stock/snapshot")
+    await sandbox.drain(5)
+    data = [json.loads(r.body)["data"] for r in hub.received]
+    assert [(d["warehouse"], d["sequence"] - base) for d in data] == [
+        ("MAIN", 1), ("MAIN", 2), ("EAST", 1), ("EAST", 1), ("MAIN", 2),  # then the snapshots, EAST first
+    ]  # fmt: skip
+    state = (await (await client.get("/_sandbox/state")).json())["wms"]["stock"]
+    assert state["sequences"] == {"EAST": base + 1, "MAIN": base + 2}
+
+
+async def test_stock_events_take_the_duplicate_and_out_of_order_webhook_faults(make_app, hub):
+    client, sandbox = await make_app(
+        hub_url=hub.url, webhook_concurrency=1, wms=_stock_config(), catalog_size=1
+    )
+    faults = {"wms": {"webhooks": {"out_of_order": {"next": 1}, "duplicate": {"next": 1}}}}
+    await client.post("/_sandbox/faults", json=faults)
+    receipt = {"reason": "receipt", "lines": [{"item": "CD-1001", "quantity": 12}]}
+    await client.post("/wms/_sandbox/stock/adjustments", json=receipt)  # held back, and twice
+    await client.post("/wms/_sandbox/stock/snapshot")
+    await sandbox.drain(5)
+    assert [r.topic for r in hub.received] == [
+        "inventory.snapshot",
+        "inventory.adjusted",
+        "inventory.adjusted",
+    ]
+    assert hub.received[1].headers["webhook-id"] == hub.received[2].headers["webhook-id"]
+    injected = (await (await client.get("/_sandbox/faults")).json())["wms"]["injected"]
+    assert injected == {"webhook_out_of_order": 1, "webhook_duplicate": 1}
+
+
+async def test_an_event_held_back_goes_after_a_while_when_no_other_follows(make_app, hub, monkeypatch):
+    monkeypatch.setattr("crossdock.sandbox.wms.LATE_SECONDS", 0.05)
+    client, sandbox = await make_app(hub_url=hub.url, wms=_stock_config(), catalog_size=1)
+    await client.post("/_sandbox/faults", json={"wms": {"webhooks": {"out_of_order": {"next": 1}}}})
+    await client.post("/wms/_sandbox/stock/snapshot")
+    await sandbox.drain(5)
+    assert [r.topic for r in hub.received] == ["inventory.snapshot"]
+
+
 # -- ERP prices ------------------------------------------------------------------------------
 
 

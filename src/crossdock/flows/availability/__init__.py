@@ -2,7 +2,8 @@
 into each channel's bulk API within its limits, most urgent first; and reconciliation,
 which compares what each channel shows with what it should show and corrects it.
 
-    availability.publish ─► publish_queue (latest wins) ─► availability.flush (one per connection)
+    inventory.changed (flows.inventory) │ availability.publish
+        ─► publish_queue (latest wins) ─► availability.flush (one per connection)
         ─► publisher.publish(batch) ─► confirmed │ availability.check (feeds) │ availability.item (refused)
     availability.reconcile (scheduled, page by page) ─► corrections into publish_queue + drift report
 """

@@ -1,40 +1,21 @@
-"""What the publishing handlers share: a channel's publishing settings, how an item is
-listed on a channel (its SKU cross-references), and how urgent a new quantity is against
-what the channel shows."""
+"""What the publishing handlers share: a channel's publishing settings and how an item is
+listed on a channel (its SKU cross-references). How urgent a new quantity is against what
+the channel shows is domain logic (`domain.availability_rules.urgency_against`)."""
 
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 
 from crossdock.configuration.publishing import PublishingSettings
-from crossdock.domain.availability_rules import URGENCY_ORDER, ZERO, Urgency
+from crossdock.domain.availability_rules import RANK, Urgency
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
 from crossdock.store import inventory as inventory_store
 from crossdock.store import publishing as store
 
-RANK: dict[str, int] = {u.value: i for i, u in enumerate(URGENCY_ORDER)}
 URGENT_RANK = RANK[Urgency.LOW_STOCK.value]  # to_zero and low_stock go out at once
 REFS_TTL = 5.0  # seconds a tenant's SKU cross-references are kept per process
 ANY = "*"
-
-
-def urgency_against(quantity: Decimal, shown: Decimal | None, given: str | None = None) -> Urgency:
-    """How urgent `quantity` is for a channel that shows `shown` (None: not known).
-
-    Against a known figure the direction decides (to zero, down, up); a decrease the
-    availability rule called low stock stays low stock. Unknown: as a first listing."""
-    stated = Urgency(given) if given in RANK else None
-    if shown is not None and quantity == shown and stated is not None:
-        return stated
-    if quantity <= ZERO:
-        return Urgency.TO_ZERO
-    if shown is not None and quantity > shown:
-        return Urgency.INCREASE
-    if stated is Urgency.LOW_STOCK:
-        return stated
-    return Urgency.DECREASE
 
 
 async def settings_of(ctx: HandlerContext, connection_id: str) -> PublishingSettings:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crossdock.connectors.inventory_publishing import ItemFailure, PublishResult
+from crossdock.domain.availability_rules import RANK
 from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.availability import kinds
-from crossdock.flows.availability.common import RANK
 from crossdock.store import publishing as store
 from crossdock.store.publishing import QueuedValue, Sent
 

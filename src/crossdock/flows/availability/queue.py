@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from crossdock.domain.availability_rules import RANK, urgency_against
 from crossdock.engine.handlers import HandlerContext
-from crossdock.flows.availability.common import RANK, connection_of, malformed, urgency_against
+from crossdock.flows.availability.common import connection_of, malformed
 from crossdock.records import Message
 from crossdock.store import publishing as store
 from crossdock.store.messages import SEQ

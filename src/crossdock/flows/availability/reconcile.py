@@ -13,15 +13,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from crossdock.domain.availability_rules import RANK, urgency_against
 from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.availability import kinds
-from crossdock.flows.availability.common import (
-    RANK,
-    channel_refs,
-    connection_of,
-    settings_of,
-    urgency_against,
-)
+from crossdock.flows.availability.common import channel_refs, connection_of, settings_of
 from crossdock.flows.availability.connect import reader
 from crossdock.records import Message
 from crossdock.store import drift

@@ -1,12 +1,11 @@
 """Inventory and available-to-promise: stock positions from the ERP and WMS, reservations
 from the order flow, and per channel the quantity it may list (`inventory.changed`),
-handed to the channel publishers as `availability.publish`.
+written into the channel's outbox (`store.publishing.queue_values`) for the publishers.
 
 For the order flow: `reserve_for_order` (at validation, within the free stock) and
 `settle_for_order` (cancelled, shipped), built on `reservation_messages(order_ref, lines, action)`.
-For the publishers (flows.availability): `kinds.PUBLISH` payloads {connection_id, item, quantity,
-urgency} or {connection_id, updates: [...]};
-the computed value and its explanation: `store.inventory.get_channel_availability`."""
+Other producers hand values to publishing as `kinds.PUBLISH` payloads {connection_id, item,
+quantity, urgency} or {connection_id, updates: [...]}; the computed value and its explanation: `store.inventory.get_channel_availability`."""
 
 from __future__ import annotations
 

@@ -6,73 +6,89 @@ computed and written together, so a burst of 100,000 changed items costs a few t
 messages, not 100,000.
 
 The computed quantity and its explanation are stored for every channel (the API reads
-them); `availability.publish` goes out only when the decision says so (decreases at
-once, increases after the rule's dampening), one per channel connection with the
-message's decided items. A held increase schedules a delayed
-`inventory.availability.due` without an ordering key (a delayed message at the head of
-the item's key would hold its other changes back); it only re-enters the item's order."""
+them). When the decision says so (decreases at once, increases after the rule's
+dampening) the quantity joins the channel's outbox (`publish_queue`, latest wins) in the
+same transaction, its urgency judged against what the channel shows, and one flush of the
+connection is scheduled: no message per decision in between (a burst of 100,000 items
+used to cost as many `availability.publish` messages as `inventory.changed` ones, each
+reading the listings again). `availability.publish` remains for other producers.
+A held increase schedules a delayed `inventory.availability.due` without an ordering key
+(a delayed message at the head of the item's key would hold its other changes back); it
+only re-enters the item's order."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from crossdock.domain.availability import compute
-from crossdock.domain.availability_rules import ZERO, ChannelRule, ChannelState, Decision, decide
+from crossdock.domain.availability_rules import (
+    RANK,
+    ZERO,
+    ChannelRule,
+    ChannelState,
+    Decision,
+    decide,
+    urgency_against,
+)
 from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.inventory import kinds
 from crossdock.flows.inventory.stock import changed, malformed
 from crossdock.records import Message
 from crossdock.store import inventory as store
-from crossdock.store.inventory import ChannelAvailabilityRecord
+from crossdock.store import publishing
+from crossdock.store.inventory import ChannelAvailabilityRecord, ChannelView
+from crossdock.store.messages import SEQ
+from crossdock.store.publishing import QueuedValue
+
+NOT_SEEN = ChannelState()
 
 
 async def item_changed(msg: Message, ctx: HandlerContext) -> None:
     items = _items(ctx)
-    tenant = msg.tenant_id
+    tenant, now = msg.tenant_id, ctx.now
 
     def load(c):
         return (
             store.availability_rules(c, tenant),
             store.read_positions(c, tenant, items),
             store.reserved_totals(c, tenant, items),
-            store.channel_states_of(c, tenant, items),
+            store.channel_views(c, tenant, items),
         )
 
-    rules, positions, reserved, states = await ctx.read(load)
+    rules, positions, reserved, views = await ctx.read(load)
     by_item: dict[str, list] = {}
     for p in positions:
         by_item.setdefault(p.item, []).append(p)
-    today = datetime.fromtimestamp(ctx.now, UTC)
+    today = datetime.fromtimestamp(now, UTC)
+    position = SEQ.next(after=msg.seq)  # the outbox's latest-wins clock
     recs: list[ChannelAvailabilityRecord] = []
-    publish: dict[str, list[dict]] = {}
+    outbox: dict[str, list[QueuedValue]] = {}
     for item in items:
         held = by_item.get(item, [])
         locations = {p.location for p in held}
+        known = views.get(item, {})
         for rule in rules:
-            known = states.get(item, {}).get(rule.connection_id)
-            if known is None and not (held and rule.feeds_from(locations)):
+            view = known.get(rule.connection_id)
+            if view is None and not (held and rule.feeds_from(locations)):
                 continue  # the channel never listed the item and none of its locations holds it
             result = compute(item, held, reserved.get(item, ZERO), rule, today)
-            state = known if known is not None else ChannelState()
-            decision = decide(result.quantity, state, rule, ctx.now)
+            state = view.state if view is not None else NOT_SEEN
+            decision = decide(result.quantity, state, rule, now)
             published, at = (
-                (decision.quantity, ctx.now) if decision.publish else (state.published, state.published_at)
+                (decision.quantity, now) if decision.publish else (state.published, state.published_at)
             )
-            recs.append(ChannelAvailabilityRecord(tenant, rule.connection_id, item, result.quantity, ctx.now,
+            recs.append(ChannelAvailabilityRecord(tenant, rule.connection_id, item, result.quantity, now,
                                                   result.to_plain(), published, at, decision.pending_since))  # fmt: skip
-            _follow_up(ctx, rule, item, state, decision, publish)
+            _follow_up(ctx, rule, item, state, view, decision, position, outbox)
+
+    def write(c) -> None:
+        store.save_channel_availabilities(c, recs)
+        for connection_id, values in outbox.items():
+            publishing.queue_values(c, tenant, connection_id, values, now)
+            publishing.request_flush(c, tenant, connection_id, now)
+
     if recs:
-        ctx.stage(lambda c: store.save_channel_availabilities(c, recs))
-    for connection_id, updates in publish.items():
-        ctx.emit(
-            kinds.PUBLISH,
-            {"connection_id": connection_id, **updates[0]} if len(updates) == 1 else
-            {"connection_id": connection_id, "updates": updates},
-            # No ordering key: the outbox keeps the latest value by message position, so one
-            # channel's outage never holds another's updates, nor one item another's.
-            ordering_key=None,
-            connection_id=connection_id,
-        )  # fmt: skip
+        ctx.stage(write)
 
 
 def _follow_up(
@@ -80,12 +96,16 @@ def _follow_up(
     rule: ChannelRule,
     item: str,
     state: ChannelState,
+    view: ChannelView | None,
     decision: Decision,
-    publish: dict[str, list[dict]],
+    position: int,
+    outbox: dict[str, list[QueuedValue]],
 ) -> None:
     if decision.publish and decision.urgency is not None:
-        publish.setdefault(rule.connection_id, []).append(
-            {"item": item, "quantity": str(decision.quantity), "urgency": decision.urgency.value}
+        shows = view.shows if view is not None else None
+        urgency = urgency_against(decision.quantity, shows, decision.urgency.value).value
+        outbox.setdefault(rule.connection_id, []).append(
+            QueuedValue(item, decision.quantity, urgency, RANK[urgency], position)
         )
     elif decision.due_at is not None and state.pending_since is None:
         ctx.emit(
@@ -107,4 +127,3 @@ def _items(ctx: HandlerContext) -> list[str]:
     if not isinstance(raw, list) or not raw or not all(raw):
         raise malformed(ctx, "the payload names no item")
     return list(dict.fromkeys(str(i) for i in raw))
-

@@ -2,48 +2,111 @@
 item touched is recomputed (`inventory.changed`, ordering key: the item's bucket).
 
 The report is the payload itself, or, for a WMS stock event taken in by webhook intake,
-the event's `data` (see `stock_body`); its source defaults to the message's connection."""
+the event's `data` (see `stock_body`); its source defaults to the message's connection.
+A source that numbers its stock ledger entries puts the `sequence` in the report (an
+adjustment: its entry's; a snapshot: the last entry it includes; an entry may carry its
+own): positions then merge by sequence whatever order reports arrive in
+(`domain.stock_ledger`), and what was ignored or rebased is counted (`stock.<verdict>`)
+and logged."""
 
 from __future__ import annotations
 
+import logging
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from crossdock.domain.availability import Adjustment, Inbound, Position
+from crossdock.domain.stock_ledger import Note, Verdict
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
 from crossdock.flows.inventory import kinds
 from crossdock.records import Message
 from crossdock.store import inventory as store
+from crossdock.store.counters import bump_counter
 
 T = TypeVar("T")
+log = logging.getLogger("crossdock.stock")
 
 
 async def snapshot(msg: Message, ctx: HandlerContext) -> None:
     positions = _parse(ctx, "positions", _position)
     source = _source(msg, ctx)
-    ctx.stage(lambda c: store.apply_snapshot(c, msg.tenant_id, positions, source, ctx.now))
-    changed(ctx, [p.item for p in positions])
+
+    def apply(c: Any) -> None:
+        notes = []
+        for sequence, group in _by_sequence(positions):
+            notes += store.apply_snapshot(c, msg.tenant_id, group, source, ctx.now, sequence=sequence)
+        _report(c, msg, source, notes)
+
+    ctx.stage(apply)
+    changed(ctx, [p.item for p, _ in positions])
 
 
 async def adjusted(msg: Message, ctx: HandlerContext) -> None:
     adjustments = _parse(ctx, "adjustments", _adjustment)
     source = _source(msg, ctx)
-    ctx.stage(lambda c: store.apply_adjustments(c, msg.tenant_id, adjustments, source, ctx.now))
     body = stock_body(ctx)
     order_ref = body.get("order_reference") if body.get("reason") == "shipment" else None
-    if isinstance(order_ref, str) and order_ref:
-        # The units left on hand and the order's hold on them ends in the same transaction,
-        # so they are never counted free in between (nor twice).
-        shipped = [(a.item, -a.on_hand) for a in adjustments if a.on_hand < 0]
-        ctx.stage(lambda c: store.consume_order(c, msg.tenant_id, order_ref, shipped, ctx.now))
-    changed(ctx, [a.item for a in adjustments])
+
+    def apply(c: Any) -> None:
+        notes = []
+        for sequence, group in _by_sequence(adjustments):
+            notes += store.apply_adjustments(c, msg.tenant_id, group, source, ctx.now, sequence=sequence)
+        _report(c, msg, source, notes)
+        if isinstance(order_ref, str) and order_ref:
+            # The units left on hand and the order's hold on them ends in the same
+            # transaction, so they are never counted free in between (nor twice): an entry
+            # a snapshot counted already still ends it, a duplicate ended it already.
+            taken = {(n.item, n.location, n.sequence) for n in notes if n.verdict is Verdict.DUPLICATE}
+            shipped = [
+                (a.item, -a.on_hand)
+                for a, seq in adjustments
+                if a.on_hand < 0 and (a.item, a.location, seq) not in taken
+            ]
+            store.consume_order(c, msg.tenant_id, order_ref, shipped, ctx.now)
+
+    ctx.stage(apply)
+    changed(ctx, [a.item for a, _ in adjustments])
 
 
-BUCKETS = 16  # ordering buckets of `inventory.changed`: this many run side by side per tenant
+def _by_sequence(entries: list[tuple[T, int | None]]) -> list[tuple[int | None, list[T]]]:
+    """The report's entries per ledger sequence: those without one first, then oldest first."""
+    groups: dict[int | None, list[T]] = {}
+    for entry, sequence in entries:
+        groups.setdefault(sequence, []).append(entry)
+    return sorted(groups.items(), key=lambda g: -1 if g[0] is None else g[0])
+
+
+def _report(conn: Any, msg: Message, source: str | None, notes: list[Note]) -> None:
+    """Count (`stock.<verdict>`, durable) and log the entries not taken as reported: ignored
+    as included, duplicate or superseded, a rebased snapshot, another source's ledger."""
+    odd = [n for n in notes if n.verdict is not Verdict.APPLIED]
+    if not odd:
+        return
+    verdicts = Counter(n.verdict for n in odd)
+    for verdict, count in sorted(verdicts.items()):
+        bump_counter(conn, msg.tenant_id, f"stock.{verdict}", count)
+    level = logging.WARNING if Verdict.RESTARTED in verdicts else logging.INFO
+    e = odd[0]
+    log.log(
+        level,
+        "%s message %s of %s, sequence %s: %s (e.g. %s@%s, position at sequence %s)",
+        msg.kind,
+        msg.id,
+        source,
+        e.sequence,
+        ", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items())),
+        e.item,
+        e.location,
+        "none" if e.held is None else e.held,
+    )
+
+
+BUCKETS = 4  # ordering buckets of `inventory.changed`: this many run side by side per tenant
 CHUNK = 500  # items per `inventory.changed` at most
 
 
@@ -76,13 +139,18 @@ def _source(msg: Message, ctx: HandlerContext) -> str | None:
     return source if isinstance(source, str) and source else msg.connection_id
 
 
-def _parse(ctx: HandlerContext, field: str, build: Callable[[dict], T]) -> list[T]:
+def _parse(ctx: HandlerContext, field: str, build: Callable[[dict], T]) -> list[tuple[T, int | None]]:
+    """The report's entries, each with its ledger sequence (its own, or the report's)."""
     body = stock_body(ctx)
     entries = body.get(field) if isinstance(body, dict) else None
     if not isinstance(entries, list):
         raise malformed(ctx, f"the payload has no {field!r} list")
     try:
-        return [build(e) for e in entries]
+        default = sequence(body.get("sequence"))
+    except ValueError as exc:
+        raise malformed(ctx, f"the report's sequence is malformed ({exc})") from exc
+    try:
+        return [(build(e), sequence(e["sequence"]) if "sequence" in e else default) for e in entries]
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
         raise malformed(ctx, f"an entry of {field!r} is malformed ({exc!r})") from exc
 
@@ -91,9 +159,24 @@ def malformed(ctx: HandlerContext, detail: str) -> PermanentError:
     return PermanentError(
         "validation.inventory_payload",
         f"{ctx.message.kind} message {ctx.message.id}: {detail}",
-        "Fix the stock feed (item, location and decimal quantities per entry), then resubmit.",
+        "Fix the stock feed (item, location and decimal quantities per entry, a whole-number "
+        "ledger sequence if any), then resubmit.",
         owner=Owner.PARTNER,
     )
+
+
+MAX_SEQUENCE = 2**63 - 1  # a BIGINT
+
+
+def sequence(value: Any) -> int | None:
+    """A stock ledger sequence: a whole number from 0 (or its decimal digits as text)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQUENCE:
+        raise ValueError(f"not a ledger sequence: {value!r}")
+    return value
 
 
 def quantity(value: Any) -> Decimal:
