@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 
 from crossdock.records import NewMessage, Status
+from crossdock.store import bulk
 from crossdock.store import messages as message_store
 from crossdock.store.tables import (
     OPEN_CONDITION,
@@ -65,40 +66,17 @@ class QueuedValue:
     updated_at: float = 0.0
 
 
+_QUEUE_KEYS = ("tenant_id", "connection_id", "item_code")
+_QUEUE_COLUMNS = _QUEUE_KEYS + ("quantity", "urgency", "rank", "seq", "queued_at", "updated_at")
+_QUEUE_UPDATES = ("quantity", "urgency", "rank", "seq", "updated_at")  # `queued_at` is kept (linger)
+
+
 def queue_values(
     conn: Connection, tenant_id: str, connection_id: str, values: list[QueuedValue], now: float
 ) -> None:
     """Upsert each value unless a newer one (higher seq) is queued; keeps `queued_at`."""
-    if not values:
-        return
-    stmt = _dialect(conn).insert(publish_queue)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "connection_id", "item_code"],
-        set_={
-            "quantity": stmt.excluded.quantity,
-            "urgency": stmt.excluded.urgency,
-            "rank": stmt.excluded.rank,
-            "seq": stmt.excluded.seq,
-            "updated_at": stmt.excluded.updated_at,
-        },
-        where=publish_queue.c.seq < stmt.excluded.seq,
-    )
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "connection_id": connection_id,
-            "item_code": v.item,
-            "quantity": str(v.quantity),
-            "urgency": v.urgency,
-            "rank": v.rank,
-            "seq": v.seq,
-            "queued_at": now,
-            "updated_at": now,
-        }
-        for v in values
-    ]
-    for chunk in _chunks(rows):
-        conn.execute(stmt, chunk)
+    rows = [(tenant_id, connection_id, v.item, str(v.quantity), v.urgency, v.rank, v.seq, now, now) for v in values]
+    bulk.upsert(conn, publish_queue, _QUEUE_COLUMNS, rows, keys=_QUEUE_KEYS, updates=_QUEUE_UPDATES, newer="seq")
 
 
 def _row_value(r) -> QueuedValue:
