@@ -80,6 +80,16 @@ class BenchO2C(O2C):
         answer.raise_for_status()
         return answer.json()["calls"]
 
+    async def fenced(self) -> int:
+        """Outcomes the hub discarded because their lease was lost (from its `/metrics`)."""
+        answer = await self.http.get(f"{self.hub}/metrics")
+        answer.raise_for_status()
+        return int(sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in answer.text.splitlines()
+            if line.startswith("crossdock_messages_total{") and 'outcome="fenced"' in line
+        ))
+
     def hub_pid(self) -> int:
         return next(p.proc.pid for p in self.procs if p.name == "hub")
 
@@ -116,6 +126,7 @@ async def _burst(
         cpu = _cpu_seconds(pid) - cpu0
         calls = await o2c.erp_calls()
         open_exc = len(o2c.exceptions())
+        fenced = await o2c.fenced()
     posts = sorted(
         c[0] for c in calls if c[1].startswith("POST") and c[1].endswith("sales-orders") and c[2] < 300
     )
@@ -125,6 +136,7 @@ async def _burst(
         "sales_orders": last.get("sales_orders", 0),
         "fulfillments": last.get("fulfillments", 0),
         "open_exceptions": open_exc,
+        "lease_losses": fenced,  # outcomes fenced (lease lost before their commit) and redone
         "hub_cpu_s": round(cpu, 2),
         "erp_calls": len(calls),
         "shopify_graphql_throttled": last.get("shopify_graphql", {}).get("throttled"),

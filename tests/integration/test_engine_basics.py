@@ -85,3 +85,43 @@ def test_permanent_error_parks_message_with_exception(settings):
     hub.close()
     assert m.status is Status.PARKED
     assert exc.category == "mapping.sku_unknown" and exc.owner == "tenant" and "ABC-1" in exc.hint
+
+
+def test_heartbeats_keep_leases_while_every_writer_is_busy(settings, db_url):
+    """PostgreSQL: a heartbeat does not queue behind claims, intake and group commits (it
+    has a thread of its own), so a handler outliving its lease while the writers are busy
+    still commits once. SQLite has one writer: heartbeats take their turn there."""
+    import time
+
+    import pytest
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("one writer on SQLite: heartbeats share it by design")
+    started = asyncio.Event()
+
+    def hooks(registry):
+        @registry.handler("test.received")
+        async def slow(msg, ctx):
+            started.set()
+            await asyncio.sleep(3.0)  # twice the lease
+
+    hub = bootstrap.build(settings, hooks=[hooks])
+
+    async def go():
+        accepted = await hub.intake.accept(_delivery("evt-hb", {"n": 1}))
+        worker = hub.worker(lease_seconds=1.5)  # heartbeat every 0.5 s
+        run = asyncio.create_task(worker.run_until_idle(timeout=30))
+        await started.wait()
+        # Every writer thread busy for ~4 s: longer than the lease.
+        busy = [hub.database.write(lambda c: time.sleep(2.0)) for _ in range(8)]
+        await asyncio.gather(*busy, run)
+        await hub.aclose()
+        return accepted, worker.stats
+
+    accepted, stats = asyncio.run(go())
+    assert stats.fenced == 0 and stats.done == 1, stats
+    hub = bootstrap.build(settings)
+    with hub.engine.connect() as c:
+        m = store.get(c, accepted.message_id)
+    assert m.status is Status.DONE and m.attempts == 1
+    hub.close()

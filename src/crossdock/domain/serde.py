@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -19,10 +20,16 @@ T = TypeVar("T")
 _SKIPPED = frozenset({"events"})
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def to_plain(value: Any) -> Any:
     """A dataclass (or list, dict, Decimal, ...) as JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: to_plain(getattr(value, name)) for name in _fields(type(value))}
+    tp = type(value)
+    if tp in _PLAIN_TYPES:  # most values: skip the checks below (exact types: a StrEnum is not one)
+        return value
+    if hasattr(tp, "__dataclass_fields__"):
+        return {name: to_plain(getattr(value, name)) for name in _fields(tp)}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -38,7 +45,7 @@ def to_plain(value: Any) -> Any:
 
 def from_plain(cls: type[T], data: Any) -> T:
     """Rebuild a `cls` from `to_plain` output; the record's own checks run again."""
-    return _build(cls, data)
+    return _builder(cls)(data)
 
 
 @cache
@@ -51,28 +58,53 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _build(tp: Any, data: Any) -> Any:
-    if data is None:
-        return None
+def _same(data: Any) -> Any:
+    return data
+
+
+@cache
+def _builder(tp: Any) -> Callable[[Any], Any]:
+    """The function that rebuilds a `tp` from plain data, worked out once per type.
+
+    Why: every order step rebuilds its order from JSON; inspecting the type hints of every
+    value on every call (`typing.get_origin` and friends) was most of that cost."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _build(options[0], data) if len(options) == 1 else data
+        if len(options) != 1:
+            return _same
+        inner = _builder(options[0])
+        return lambda data: None if data is None else inner(data)
     if origin in (tuple, list):
         args = typing.get_args(tp)
-        item = args[0] if args else Any
-        built = [_build(item, v) for v in data]
-        return tuple(built) if origin is tuple else built
+        item = _builder(args[0] if args else Any)
+        if origin is tuple:
+            return lambda data: None if data is None else tuple([item(v) for v in data])
+        return lambda data: None if data is None else [item(v) for v in data]
     if origin is dict:
-        key_t, val_t = typing.get_args(tp) or (Any, Any)
-        return {k: _build(val_t, v) for k, v in data.items()}
+        value = _builder((typing.get_args(tp) or (Any, Any))[1])
+        return lambda data: None if data is None else {k: value(v) for k, v in data.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        return tp(**{name: _build(hints[name], data[name]) for name in _fields(tp) if name in data})
+        return _record_builder(tp)
     if tp is Decimal:
-        return Decimal(data)
+        return lambda data: None if data is None else Decimal(data)
     if tp is datetime:
-        return datetime.fromisoformat(data)
+        return lambda data: None if data is None else datetime.fromisoformat(data)
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(data)
-    return data
+        return lambda data: None if data is None else tp(data)
+    return _same
+
+
+def _record_builder(tp: type) -> Callable[[Any], Any]:
+    fields: tuple[tuple[str, Callable[[Any], Any]], ...] = ()  # set on first use: records may nest themselves
+
+    def build(data: Any) -> Any:
+        nonlocal fields
+        if data is None:
+            return None
+        if not fields:
+            hints = _hints(tp)
+            fields = tuple((name, _builder(hints[name])) for name in _fields(tp))
+        return tp(**{name: fn(data[name]) for name, fn in fields if name in data})
+
+    return build

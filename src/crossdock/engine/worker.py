@@ -280,14 +280,24 @@ class Worker:
             by_token: dict[str, list[int]] = {}
             for mid, (token, _task) in list(self._inflight.items()):
                 by_token.setdefault(token, []).append(mid)
-            for token, ids in by_token.items():
-                try:
-                    held = await self.db.write(store.heartbeat, token, ids, self.opt.lease_seconds, self.clock())
-                except Exception:  # a failed round must not end the heartbeats: the next one tries again
-                    log.exception("extending %d leases failed; trying again in %.1f s", len(ids), period)
-                    continue
-                for lost in set(ids) - held:
-                    log.warning("message %s: lease lost; its outcome will not be committed", lost)
+            if not by_token:
+                continue
+            try:  # one transaction for every claim's leases, apart from the other writes
+                lost = await self.db.write_apart(self._extend_leases, by_token)
+            except Exception:  # a failed round must not end the heartbeats: the next one tries again
+                log.exception("extending %d leases failed; trying again in %.1f s", len(self._inflight), period)
+                continue
+            for mid in lost:
+                log.warning("message %s: lease lost; its outcome will not be committed", mid)
+
+    def _extend_leases(self, conn: Any, by_token: dict[str, list[int]]) -> list[int]:
+        """The ids of `by_token` whose lease is lost. The time is read in the transaction,
+        not when the heartbeat was queued: a stale "now" extended leases by less than asked."""
+        lost: list[int] = []
+        for token, ids in by_token.items():
+            held = store.heartbeat(conn, token, ids, self.opt.lease_seconds, self.clock())
+            lost += sorted(set(ids) - held)
+        return lost
 
     async def _drain(self) -> None:
         tasks = [t for _tok, t in self._inflight.values()]

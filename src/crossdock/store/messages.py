@@ -15,7 +15,20 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 
@@ -173,11 +186,17 @@ class Claim:
 _OPEN_LITERALS = [literal_column(f"'{s.value}'") for s in OPEN_STATUSES]  # see tables.OPEN_CONDITION
 
 
-def _claim_query(conn: Connection, tenant: str, stream: str, status: Status, now: float, limit: int):
-    """Due messages of one lane in one status, oldest first, heads of their keys only.
+def _claim_query(dialect: str, status: Status):
+    """Due messages of one lane in one status, oldest first, heads of their keys only
+    (parameters: tenant `t`, stream `s`, `now`, `limit`).
 
     One status per query, so the claim index yields rows already in order and the
-    database stops after `limit` (an IN over two statuses would sort the whole lane)."""
+    database stops after `limit` (an IN over two statuses would sort the whole lane).
+    Built once per dialect and status: building it (alias, EXISTS, column proxies) and
+    hashing it per lane and claim was 6 % of the hub's GIL samples in an order burst."""
+    q = _CLAIM_QUERIES.get((dialect, status))
+    if q is not None:
+        return q
     earlier = messages.alias("earlier")
     blocked = (
         select(literal_column("1"))
@@ -193,26 +212,31 @@ def _claim_query(conn: Connection, tenant: str, stream: str, status: Status, now
     q = (
         select(messages.c.id, messages.c.next_attempt_at)
         .where(
-            messages.c.tenant_id == tenant,
-            messages.c.stream == stream,
+            messages.c.tenant_id == bindparam("t"),
+            messages.c.stream == bindparam("s"),
             messages.c.status == status.value,
-            messages.c.next_attempt_at <= now,
+            messages.c.next_attempt_at <= bindparam("now", type_=Float),
             or_(messages.c.ordering_key.is_(None), ~blocked),
         )
         .order_by(messages.c.next_attempt_at, messages.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         q = q.with_for_update(skip_locked=True, of=messages)
+    _CLAIM_QUERIES[(dialect, status)] = q
     return q
+
+
+_CLAIM_QUERIES: dict[tuple[str, Status], Select] = {}
 
 
 def _due(conn: Connection, tenant: str, stream: str, now: float, limit: int) -> list[int]:
     """Due READY messages and RUNNING ones whose lease ran out, merged oldest first."""
+    params = {"t": tenant, "s": stream, "now": now, "limit": limit}
     rows = [
         (r.next_attempt_at, r.id)
         for status in (Status.READY, Status.RUNNING)
-        for r in conn.execute(_claim_query(conn, tenant, stream, status, now, limit))
+        for r in conn.execute(_claim_query(conn.dialect.name, status), params)
     ]
     return [mid for _, mid in sorted(rows)[:limit]]
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from crossdock.errors import TransientError
-from crossdock.store.tables import order_releases, orders, shipments, tenants
+from crossdock.store import audit
+from crossdock.store.tables import audit_log, order_releases, orders, shipments, tenants
 
 
 class StaleOrder(TransientError):
@@ -110,18 +111,39 @@ _SHIPMENTS = (
 )
 
 
-def get_aggregate(conn: Connection, tenant_id: str, order_ref: str) -> OrderAggregate:
-    """The order, its releases and its shipments: what one order step may look at."""
-    order = get_order(conn, tenant_id, order_ref)
-    if order is None:
-        return OrderAggregate(None, [], [])
-    return OrderAggregate(order, get_releases(conn, tenant_id, order_ref), get_shipments(conn, tenant_id, order_ref))
+# Stages an order only leaves forwards, before the ERP holds it: releases are planned by the
+# step after posting (`order.route`) and shipments follow releases (or the ERP's fulfilment
+# of a posted order), so an order in one of these has neither and the snapshot skips their
+# two queries (capture, validate and the ERP step read the aggregate too).
+_UNPOSTED = frozenset({"received", "on_hold", "validated"})
+
+
+# The order row with the audit log's head (`audit.head`, the configuration stamp) in one statement.
+_ORDER_AND_HEAD = select(orders, select(func.max(audit_log.c.id)).scalar_subquery().label("audit_head")).where(
+    orders.c.tenant_id == bindparam("t"), orders.c.order_ref == bindparam("r")
+)
+
+
+def get_aggregate_and_head(conn: Connection, tenant_id: str, order_ref: str) -> tuple[OrderAggregate, int]:
+    """The order, its releases and its shipments (what one order step may look at), with the
+    audit log's head of the same snapshot (`audit.head`, the configuration stamp), read in the
+    order's statement: one statement fewer for every order step (each was ~2 % of a burst)."""
+    r = conn.execute(_ORDER_AND_HEAD, {"t": tenant_id, "r": order_ref}).first()
+    if r is None:
+        return OrderAggregate(None, [], []), audit.head(conn)
+    order, head = _order(r), r.audit_head or 0
+    if order.stage in _UNPOSTED:
+        return OrderAggregate(order, [], []), head
+    releases, shipped = get_releases(conn, tenant_id, order_ref), get_shipments(conn, tenant_id, order_ref)
+    return OrderAggregate(order, releases, shipped), head
 
 
 def get_order(conn: Connection, tenant_id: str, order_ref: str) -> OrderRecord | None:
     r = conn.execute(_ORDER, {"t": tenant_id, "r": order_ref}).first()
-    if r is None:
-        return None
+    return None if r is None else _order(r)
+
+
+def _order(r) -> OrderRecord:
     return OrderRecord(
         tenant_id=r.tenant_id,
         order_ref=r.order_ref,
@@ -142,6 +164,16 @@ def get_order(conn: Connection, tenant_id: str, order_ref: str) -> OrderRecord |
     )
 
 
+# Writes are built once too, with their values as parameters: building `.values(...)` and
+# hashing a fresh statement per call was most of the cost of saving an order (13 % of the
+# hub's GIL samples in a 2,000-order burst, the SQL itself a small part of it).
+_ORDER_VERSION = select(orders.c.version).where(orders.c.tenant_id == bindparam("t"), orders.c.order_ref == bindparam("r"))
+_INSERT_ORDER = insert(orders)
+_UPDATE_ORDER = update(orders).where(
+    orders.c.tenant_id == bindparam("t"), orders.c.order_ref == bindparam("r"), orders.c.version == bindparam("v")
+)  # SET: the columns named by the parameters
+
+
 def save_order(conn: Connection, rec: OrderRecord, now: float) -> None:
     """Insert (version 0 → 1) or update guarded by the version that was read."""
     values = {
@@ -160,24 +192,11 @@ def save_order(conn: Connection, rec: OrderRecord, now: float) -> None:
         "updated_at": now,
     }
     if rec.version == 0:
-        exists = conn.execute(
-            select(orders.c.version).where(orders.c.tenant_id == rec.tenant_id, orders.c.order_ref == rec.order_ref)
-        ).first()
-        if exists is not None:
+        if conn.execute(_ORDER_VERSION, {"t": rec.tenant_id, "r": rec.order_ref}).first() is not None:
             raise StaleOrder(f"order {rec.order_ref} was created by another step meanwhile")
-        conn.execute(
-            insert(orders).values(tenant_id=rec.tenant_id, order_ref=rec.order_ref, created_at=now, **values)
-        )
+        conn.execute(_INSERT_ORDER, {"tenant_id": rec.tenant_id, "order_ref": rec.order_ref, "created_at": now, **values})
         return
-    changed = conn.execute(
-        update(orders)
-        .where(
-            orders.c.tenant_id == rec.tenant_id,
-            orders.c.order_ref == rec.order_ref,
-            orders.c.version == rec.version,
-        )
-        .values(**values)
-    ).rowcount
+    changed = conn.execute(_UPDATE_ORDER, {"t": rec.tenant_id, "r": rec.order_ref, "v": rec.version, **values}).rowcount
     if changed != 1:
         raise StaleOrder(f"order {rec.order_ref} changed since version {rec.version}")
 
@@ -195,20 +214,26 @@ def get_releases(conn: Connection, tenant_id: str, order_ref: str) -> list[Relea
     ]
 
 
+_UPDATE_RELEASE = update(order_releases).where(
+    order_releases.c.tenant_id == bindparam("t"), order_releases.c.release_ref == bindparam("r")
+)  # SET: the columns named by the parameters
+_INSERT_RELEASE = insert(order_releases)
+
+
 def save_release(conn: Connection, rec: ReleaseRecord, now: float) -> None:
-    key = (order_releases.c.tenant_id == rec.tenant_id, order_releases.c.release_ref == rec.release_ref)
     values = {"lines": _json(rec.lines), "state": rec.state, "wms_ref": rec.wms_ref, "updated_at": now}
-    if conn.execute(update(order_releases).where(*key).values(**values)).rowcount == 0:
+    if conn.execute(_UPDATE_RELEASE, {"t": rec.tenant_id, "r": rec.release_ref, **values}).rowcount == 0:
         conn.execute(
-            insert(order_releases).values(
-                tenant_id=rec.tenant_id,
-                release_ref=rec.release_ref,
-                order_ref=rec.order_ref,
-                warehouse=rec.warehouse,
-                connection_id=rec.connection_id,
-                created_at=now,
+            _INSERT_RELEASE,
+            {
+                "tenant_id": rec.tenant_id,
+                "release_ref": rec.release_ref,
+                "order_ref": rec.order_ref,
+                "warehouse": rec.warehouse,
+                "connection_id": rec.connection_id,
+                "created_at": now,
                 **values,
-            )
+            },
         )
 
 
@@ -241,25 +266,31 @@ def _shipment(r) -> ShipmentRecord:
     )
 
 
+_UPDATE_SHIPMENT = update(shipments).where(
+    shipments.c.tenant_id == bindparam("t"), shipments.c.shipment_ref == bindparam("r")
+)  # SET: the columns named by the parameters
+_INSERT_SHIPMENT = insert(shipments)
+
+
 def save_shipment(conn: Connection, rec: ShipmentRecord, now: float) -> None:
-    key = (shipments.c.tenant_id == rec.tenant_id, shipments.c.shipment_ref == rec.shipment_ref)
     values = {
         "confirmation_ref": rec.confirmation_ref,
         "confirmed_at": rec.confirmed_at,
         "invoice_ref": rec.invoice_ref,
         "invoiced_at": rec.invoiced_at,
     }
-    if conn.execute(update(shipments).where(*key).values(**values)).rowcount == 0:
+    if conn.execute(_UPDATE_SHIPMENT, {"t": rec.tenant_id, "r": rec.shipment_ref, **values}).rowcount == 0:
         conn.execute(
-            insert(shipments).values(
-                tenant_id=rec.tenant_id,
-                shipment_ref=rec.shipment_ref,
-                order_ref=rec.order_ref,
-                release_ref=rec.release_ref,
-                document=_json(rec.document),
-                created_at=now,
+            _INSERT_SHIPMENT,
+            {
+                "tenant_id": rec.tenant_id,
+                "shipment_ref": rec.shipment_ref,
+                "order_ref": rec.order_ref,
+                "release_ref": rec.release_ref,
+                "document": _json(rec.document),
+                "created_at": now,
                 **values,
-            )
+            },
         )
 
 

@@ -8,7 +8,6 @@ from crossdock.domain.shipments import Shipment
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
 from crossdock.flows.tenant_config import STAMP
-from crossdock.store import audit
 from crossdock.store import orders as store
 from crossdock.store.orders import OrderRecord, ReleaseRecord, ShipmentRecord
 
@@ -32,7 +31,7 @@ async def aggregate(ctx: HandlerContext, ref: str | None = None) -> store.OrderA
     key = ("order", ref)
     held = ctx.memo.get(key)
     if held is None:
-        held, stamp = await ctx.read(lambda c: (store.get_aggregate(c, tenant, ref), audit.head(c)))
+        held, stamp = await ctx.read(lambda c: store.get_aggregate_and_head(c, tenant, ref))
         ctx.memo[key] = held
         ctx.memo.setdefault(STAMP, stamp)
     return held
