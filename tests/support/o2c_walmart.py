@@ -27,6 +27,7 @@ def walmart_connection(base: str, speed: float = 1.0, connection_id: str = "walm
             "poll_overlap_seconds": 10,
             "timeout_seconds": 5,
             "rate_limits": limits,
+            "feeds_per_hour": min(1000, round(10 * speed)),  # the sandbox's window runs `speed` × faster
         },
     }
 

@@ -185,6 +185,7 @@ def tenant_entry(
                     "poll_overlap_seconds": 10,
                     "timeout_seconds": 5,
                     "rate_limits": amazon_rate_limits(speed),
+                    "listings_feed_window_seconds": 300.0 / speed,  # the sandbox's feed window
                 },
             },
             {

@@ -60,6 +60,11 @@ class AmazonConfig(BaseModel):
     poll_overlap_seconds: float = Field(300.0, ge=0, le=86_400)
     poll_interval_seconds: float = Field(120.0, ge=1, le=86_400)  # how often the hub asks for new orders
     rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+    # JSON_LISTINGS_FEED submissions: Amazon allows 5 per 5 minutes (a sliding window); the
+    # hub keeps its own count so it never spends a call on a certain 429. Only a test bed
+    # running Amazon's clock faster (the sandbox's speed) has reason to change these.
+    listings_feeds_per_window: int = Field(5, ge=1, le=1000)
+    listings_feed_window_seconds: float = Field(300.0, gt=0, le=86_400)
     # ORDER_CHANGE notifications reach `/hooks/<connection>/notifications` through an
     # EventBridge API destination whose connection sends this value in `x-crossdock-token`.
     notification_secret: str | None = Field(None, min_length=16)

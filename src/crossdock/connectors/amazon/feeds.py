@@ -58,7 +58,6 @@ USAGE_PLANS: dict[str, tuple[float, float]] = {
     "getFeedDocument": (0.0222, 10),
     "patchListingsItem": (5.0, 5),
 }
-FEEDS_PER_WINDOW, FEED_WINDOW_S = 5, 300.0  # JSON_LISTINGS_FEED: 5 feeds per 5 minutes
 URGENT_LIMIT = 20  # to-zero updates patched one by one per publish; the rest go in the feed
 WINDOW_KEY = "amazon.listings_feed_window"
 _WAITING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
@@ -74,14 +73,17 @@ class ListingsFeeds:
             buckets.setdefault(operation, Bucket(rate, burst, burst, self.ctx.clock()))
 
     def reserve_slot(self) -> None:
-        """Take one of the 5 feed submissions per 5 minutes, or raise ThrottledError."""
+        """Take one of the feed submissions of the window (Amazon: 5 per 5 minutes), or raise
+        ThrottledError."""
+        config = self.client.config
+        span, most = config.listings_feed_window_seconds, config.listings_feeds_per_window
         window: deque[float] = self.ctx.cache.setdefault(WINDOW_KEY, deque())
         now = self.ctx.clock()
-        while window and window[0] <= now - FEED_WINDOW_S:
+        while window and window[0] <= now - span:
             window.popleft()
-        if len(window) >= FEEDS_PER_WINDOW:
+        if len(window) >= most:
             raise ThrottledError(
-                window[0] + FEED_WINDOW_S - now, f"{FEED_TYPE}: 5 feeds per 5 minutes used", local=True
+                window[0] + span - now, f"{FEED_TYPE}: {most} feeds per {span:g} s used", local=True
             )
         window.append(now)
 
