@@ -168,6 +168,23 @@ async def test_amazon_1000_updates_make_one_feed_and_its_report_names_20_refusal
     assert feed["status"] == "DONE" and feed["summary"]["messagesInvalid"] == 20
 
 
+async def test_amazon_processes_feeds_in_order_whether_or_not_asked(amazon, session):
+    """Amazon processes listings feeds on its own time, oldest first: quantities change once
+    processing time has passed even if nobody asked for the feed, and asking for a later
+    feed first does not let an earlier feed's quantity win."""
+    server, clock, make = amazon
+    publisher = make()
+    first = await publisher.publish([StockUpdate("I", sku(1), 5, None, "k")])
+    clock.advance(1)
+    second = await publisher.publish([StockUpdate("I", sku(1), 3, None, "k")])
+    assert sku(1) not in (await state(session, server))["amazon_feeds"]["listings"]
+    clock.advance(61)
+    assert (await state(session, server))["amazon_feeds"]["listings"][sku(1)] == 3
+    assert (await publisher.check(second.pending)).accepted == ["k"]
+    assert (await publisher.check(first.pending)).accepted == ["k"]
+    assert (await state(session, server))["amazon_feeds"]["listings"][sku(1)] == 3
+
+
 async def test_amazon_patch_refusal_is_a_per_item_failure(amazon):
     _, _, make = amazon
     result = await make().publish([StockUpdate("I", INVALID[0], 0, 2, "z")])
@@ -219,6 +236,22 @@ async def test_walmart_feed_is_accepted_and_unknown_skus_fail_alone(walmart, ses
     snapshot = (await state(session, server))["walmart"]
     assert snapshot["inventory"][sku(7)] == 7 and "NOT-SOLD-1" not in snapshot["inventory"]
     assert snapshot["tokens_issued"] == 1 and snapshot["calls"]["by_route"]["POST /walmart/v3/feeds"] == 1
+
+
+async def test_walmart_processes_feeds_in_order_whether_or_not_asked(walmart, session):
+    """Walmart applies feeds on its own time, oldest first: the seller's quantities change
+    once processing time has passed even if nobody asked for the status, and asking for a
+    later feed's status first does not let an earlier feed's quantities win."""
+    server, clock, publisher = walmart
+    first = await publisher.publish([StockUpdate("I", sku(1), 5, None, "k")])
+    clock.advance(1)
+    second = await publisher.publish([StockUpdate("I", sku(1), 0, None, "k")])
+    assert sku(1) not in (await state(session, server))["walmart"]["inventory"]
+    clock.advance(31)
+    assert (await state(session, server))["walmart"]["inventory"][sku(1)] == 0
+    assert (await publisher.check(second.pending)).accepted == ["k"]
+    assert (await publisher.check(first.pending)).accepted == ["k"]
+    assert (await state(session, server))["walmart"]["inventory"][sku(1)] == 0
 
 
 async def test_walmart_ten_inventory_feeds_per_hour(walmart, session):

@@ -288,7 +288,11 @@ class Worker:
                 log.exception("extending %d leases failed; trying again in %.1f s", len(self._inflight), period)
                 continue
             for mid in lost:
-                log.warning("message %s: lease lost; its outcome will not be committed", mid)
+                held = self._inflight.get(mid)
+                # A finished handler's outcome may have been committed meanwhile (which ends
+                # its lease); if its lease was really lost, the commit fences it and says so.
+                if held is not None and not held[1].done():
+                    log.warning("message %s: lease lost; its outcome will not be committed", mid)
 
     def _extend_leases(self, conn: Any, by_token: dict[str, list[int]]) -> list[int]:
         """The ids of `by_token` whose lease is lost. The time is read in the transaction,

@@ -6,7 +6,10 @@ listings feed / processing report schemas)
     PUT  {url}                                       the document (presigned: signature in the query)
     POST /amazon/feeds/2021-06-30/feeds              {feedType, marketplaceIds, inputFeedDocumentId} → 202 {feedId}
     GET  /amazon/feeds/2021-06-30/feeds/{feedId}     Feed (IN_QUEUE until `feed_processing_s / speed`
-                                                     have passed, then DONE with resultFeedDocumentId)
+                                                     have passed, then DONE with resultFeedDocumentId;
+                                                     Amazon processes feeds whether or not anyone
+                                                     asks: every due feed is applied, oldest first,
+                                                     before any read or patch of the listings)
     GET  /amazon/feeds/2021-06-30/documents/{id}     {feedDocumentId, url, compressionAlgorithm: GZIP}
     GET  {url}                                       the processing report (gzip)
     PATCH /amazon/listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=   ListingsItemSubmissionResponse
@@ -174,16 +177,20 @@ class AmazonListings:
     async def get_feed(self, request: web.Request) -> web.Response:
         if (refused := self._guard(request, "getFeed")) is not None:
             return refused
+        self._settle()
         feed = self.feeds.get(request.match_info["feed_id"])
         if feed is None:
             return self._bad("getFeed", "Invalid feedId", 404)
-        if (
-            feed["processingStatus"] == "IN_QUEUE"
-            and self.ctx.now() >= feed["at"] + self.cfg.feed_processing_s / self.ctx.config.speed
-        ):
-            self._process(feed)
         shown = {k: v for k, v in feed.items() if k not in ("input", "at", "summary")}
         return web.json_response(shown, headers=self._headers("getFeed"))
+
+    def _settle(self) -> None:
+        """Process every feed whose processing time has passed, in the order they were
+        created (a later feed's values win), whether or not its status was asked for."""
+        due = self.ctx.now() - self.cfg.feed_processing_s / self.ctx.config.speed
+        for feed in self.feeds.values():
+            if feed["processingStatus"] == "IN_QUEUE" and feed["at"] <= due:
+                self._process(feed)
 
     def _process(self, feed: dict[str, Any]) -> None:
         try:
@@ -242,6 +249,7 @@ class AmazonListings:
         if not request.query.get("marketplaceIds"):
             return self._bad("patchListingsItem", "marketplaceIds is required")
         body = orjson.loads(await request.read() or b"{}")
+        self._settle()
         sku = request.match_info["sku"]
         message = {
             "messageId": 1,
@@ -270,6 +278,7 @@ class AmazonListings:
             return self._bad("searchListingsItems", "marketplaceIds, identifiers and identifiersType=SKU are required")
         if len(skus) > 20:
             return self._bad("searchListingsItems", "identifiers takes at most 20 values")
+        self._settle()
         marketplace = query["marketplaceIds"].split(",")[0]
         items = [
             {
@@ -305,6 +314,7 @@ class AmazonListings:
         return {"/amazon/feeds": feeds, "/amazon/listings": listings}
 
     def snapshot(self) -> dict[str, Any]:
+        self._settle()
         return {
             "feeds": {
                 fid: {"type": f["feedType"], "status": f["processingStatus"], "summary": f["summary"]}

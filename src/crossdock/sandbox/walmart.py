@@ -10,7 +10,9 @@ HTTP contract (shapes from Walmart's published inventory and feeds specs)
                                      beyond: 429
     GET  /walmart/v3/feeds/{feedId}?includeDetails=true&offset=&limit=   feed status; RECEIVED
                                      until `feed_processing_s / speed` passed, then PROCESSED with
-                                     per-item SUCCESS, or DATA_ERROR for SKUs the seller does not sell
+                                     per-item SUCCESS, or DATA_ERROR for SKUs the seller does not sell.
+                                     Walmart processes feeds whether or not anyone asks: every due
+                                     feed is applied, oldest first, before any read of the seller
     GET  /walmart/v3/inventory?sku=&shipNode=   getInventory → {sku, quantity {unit: EACH, amount}}:
                                      the quantity the last processed feed set (0 for a SKU the
                                      seller sells that no feed stocked yet; one node, so shipNode
@@ -133,6 +135,14 @@ class WalmartSeller:
         self.feeds[feed_id] = {"at": now, "items": items, "status": "RECEIVED", "details": []}
         return web.json_response({"feedId": feed_id, "additionalAttributes": None, "errors": None})
 
+    def _settle(self) -> None:
+        """Apply every feed whose processing time has passed, in the order they were posted
+        (a later feed's quantities win), whether or not its status was asked for."""
+        due = self.ctx.now() - self.cfg.feed_processing_s / self.ctx.config.speed
+        for feed in self.feeds.values():
+            if feed["status"] == "RECEIVED" and feed["at"] <= due:
+                self._process(feed)
+
     def _process(self, feed: dict[str, Any]) -> None:
         for index, item in enumerate(feed["items"]):
             sku = item.get("sku") if isinstance(item, dict) else None
@@ -151,17 +161,13 @@ class WalmartSeller:
     async def get_feed(self, request: web.Request) -> web.Response:
         if (refused := self._guard(request)) is not None:
             return refused
+        self._settle()
         feed_id = request.match_info["feed_id"]
         feed = self.feeds.get(feed_id)
         if feed is None:
             return web.json_response(
                 error_body("CONTENT_NOT_FOUND.GMP_GATEWAY_API", "feed not found"), status=404
             )
-        if (
-            feed["status"] == "RECEIVED"
-            and self.ctx.now() >= feed["at"] + self.cfg.feed_processing_s / self.ctx.config.speed
-        ):
-            self._process(feed)
         offset, limit = int(request.query.get("offset", 0)), min(int(request.query.get("limit", 50)), 1000)
         details = feed["details"]
         failed = sum(1 for d in details if d["ingestionStatus"] != "SUCCESS")
@@ -187,6 +193,7 @@ class WalmartSeller:
         if not sku.strip():
             body = error_body("INVALID_REQUEST_PARAM.GMP_INVENTORY_API", "sku is required")
             return web.json_response(body, status=400)
+        self._settle()
         if sku not in self.known:
             body = error_body("CONTENT_NOT_FOUND.GMP_INVENTORY_API", f"Inventory not found for sku {sku}")
             return web.json_response(body, status=404)
@@ -222,6 +229,7 @@ class WalmartSeller:
         return app
 
     def snapshot(self) -> dict[str, Any]:
+        self._settle()
         return {
             "inventory": dict(self.inventory),
             "feeds": {
