@@ -308,3 +308,19 @@ def test_overview_shows_flows_exceptions_and_sla_clocks(client, hub):
     }
     timeline = client.get("/console/tenants/acme/orders/shopify:1001")
     assert timeline.status_code == 200 and timeline.text.count("order.line</strong>") == 2
+
+
+def test_connections_page_counts_the_tenants_events(client, hub):
+    from crossdock.store.counters import bump_counter
+
+    with hub.engine.begin() as c:
+        bump_counter(c, "acme", "stock.duplicate", 4)
+        bump_counter(c, "acme", "webhook.refused.signature.mismatch")
+        bump_counter(c, "globex", "stock.superseded", 9)
+    sign_in(client, "tina")
+    page = client.get("/console/tenants/acme/connections").text
+    events = page[page.index('id="events"'):]
+    assert re.search(r"stock\.duplicate</td><td class=\"num\">4<", events)
+    assert "adjustments delivered again: ignored" in events
+    assert "deliveries refused, by reason" in events
+    assert "stock.superseded" not in events  # another tenant's

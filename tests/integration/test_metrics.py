@@ -17,6 +17,7 @@ from crossdock.api.app import create_app
 from crossdock.errors import PermanentError
 from crossdock.records import NewMessage
 from crossdock.store import messages as store
+from crossdock.store.counters import bump_counter
 from crossdock.store.tables import channel_availability, tenants
 
 
@@ -126,3 +127,14 @@ def test_sla_clock_is_exported(hub):
     assert got["crossdock_sla_waiting", key] == 1
     assert got["crossdock_sla_overdue", key] == 1
     assert got["crossdock_sla_oldest_age_seconds", key] >= 2 * 3600 - 60
+
+
+def test_durable_counters_are_exported_per_tenant_and_event(hub):
+    with hub.engine.begin() as c:
+        bump_counter(c, "acme", "stock.duplicate")
+        bump_counter(c, "acme", "stock.duplicate", 2)
+        bump_counter(c, "_system", "webhook.refused.connection.unknown")
+    with TestClient(create_app(hub, run_workers=False)) as client:
+        got = _scrape(client)
+    assert got["crossdock_events_total", (("event", "stock.duplicate"), ("tenant", "acme"))] == 3
+    assert got["crossdock_events_total", (("event", "webhook.refused.connection.unknown"), ("tenant", "_system"))] == 1

@@ -5,7 +5,8 @@ Two sources, one page:
   counters in `api.hooks`; worker, throttle and intake instruments in
   `engine.instruments`);
 - `DatabaseCollector`, figures read from the database (`store.metrics_queries`):
-  backlogs, the oldest due message, open exceptions, SLA clocks, availability lag.
+  backlogs, the oldest due message, open exceptions, SLA clocks, availability lag,
+  and the durable event counters every process adds to (`crossdock_events_total`).
   It lives in a registry of its own, one per app (so several apps in one process, as
   in tests, never collide), and holds no connection: the endpoint refreshes its
   snapshot through the hub's database (off the event loop), at most once per `ttl`
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from crossdock.store import metrics_queries
@@ -107,6 +108,16 @@ class DatabaseCollector(Collector):
         for (tenant, connection), v in sorted(snap.availability_lag.items()):
             lag.add_metric([tenant, connection], v)
         yield lag
+
+        events = CounterMetricFamily(
+            "crossdock_events",
+            "Events counted in the database by every process since the hub was installed "
+            "(stock ledger verdicts `stock.*`, refused deliveries `webhook.refused.*`, ...)",
+            labels=["tenant", "event"],
+        )
+        for (tenant, name), n in sorted(snap.events.items()):
+            events.add_metric([tenant, name], n)
+        yield events
 
 
 class Metrics:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crossdock.store.tables import counters
@@ -15,3 +15,9 @@ def bump_counter(conn: Connection, tenant_id: str, name: str, by: int = 1) -> No
     conn.execute(
         stmt.on_conflict_do_update(index_elements=["tenant_id", "name"], set_={"value": counters.c.value + by})
     )
+
+
+def tenant_counters(conn: Connection, tenant_id: str) -> list[tuple[str, int]]:
+    """A tenant's counters by name."""
+    q = select(counters.c.name, counters.c.value).where(counters.c.tenant_id == tenant_id).order_by(counters.c.name)
+    return [(name, int(value)) for name, value in conn.execute(q)]

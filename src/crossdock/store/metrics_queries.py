@@ -9,7 +9,9 @@ names its tenant first and runs on an index led by `tenant_id`:
 - open exceptions per category: `ix_exceptions_desk` (tenant, status, category);
 - SLA clocks: `console_sla.clocks` (the console's own, on `ix_orders_stage` /
   `ix_shipments_unconfirmed`);
-- availability lag: the primary key of `channel_availability` (tenant, connection, item).
+- availability lag: the primary key of `channel_availability` (tenant, connection, item);
+- durable counters (`counters`: stock ledger verdicts, refused deliveries, ...): the
+  primary key (tenant, name); a small table, one row per tenant and event.
 Tenants come from `tenants`, plus any that have a lane (work may arrive before the
 tenant is configured).
 """
@@ -22,7 +24,7 @@ from sqlalchemy import Connection, case, func, or_, select
 
 from crossdock.records import Status
 from crossdock.store import console_sla
-from crossdock.store.tables import channel_availability, exceptions, lanes, messages, tenants
+from crossdock.store.tables import channel_availability, counters, exceptions, lanes, messages, tenants
 
 OPEN_STATUSES = (Status.READY.value, Status.RUNNING.value, Status.PARKED.value)
 
@@ -40,6 +42,8 @@ class Snapshot:
     sla: dict[tuple[str, str, str], tuple[int, int, float]] = field(default_factory=dict)
     # (tenant, connection) -> seconds since the oldest unpublished computation
     availability_lag: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (tenant, event) -> how many times it happened, over every process and restart
+    events: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def tenant_ids(conn: Connection) -> list[str]:
@@ -62,6 +66,9 @@ def snapshot(conn: Connection, now: float) -> Snapshot:
             age = now - c.oldest_at if c.oldest_at is not None else 0.0
             snap.sla[(tenant, c.name, c.channel)] = (c.waiting, c.overdue, max(age, 0.0))
         _availability(conn, snap, tenant, now)
+    # Every tenant's, including deliveries refused before any tenant was known (`_system`).
+    for tenant, name, value in conn.execute(select(counters.c.tenant_id, counters.c.name, counters.c.value)):
+        snap.events[(tenant, name)] = int(value)
     return snap
 
 

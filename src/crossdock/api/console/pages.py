@@ -17,6 +17,7 @@ from crossdock.api.console.web import NotFound, Viewing, hub_of, redirect, rende
 from crossdock.store import console_queries as views
 from crossdock.store import console_trail as trail
 from crossdock.store import inventory
+from crossdock.store.counters import tenant_counters
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -83,7 +84,29 @@ async def connections(request: Request, viewer: Viewing, tenant_id: str) -> HTML
     if name is None:
         raise NotFound()
     rows = await hub.database.read(trail.connection_health, tenant_id, hub.clock())
-    return render(request, "connections.html", tenant=tenant_id, rows=rows)
+    counted = await hub.database.read(tenant_counters, tenant_id)
+    events = [{"name": name, "count": n, "meaning": event_meaning(name)} for name, n in counted]
+    return render(request, "connections.html", tenant=tenant_id, rows=rows, events=events)
+
+
+# What the durable counters (store.counters) of a tenant mean, by name or name prefix.
+EVENT_MEANINGS = {
+    "stock.applied": "stock reports taken in ledger order",
+    "stock.unsequenced": "stock reports without a ledger sequence, taken as reported",
+    "stock.rebased": "snapshots older than adjustments already taken, rebased on them",
+    "stock.restarted": "a new source's ledger numbers: its first report taken, its ledger started",
+    "stock.included": "adjustments a snapshot already counted: ignored",
+    "stock.duplicate": "adjustments delivered again: ignored",
+    "stock.superseded": "snapshots older than what the hub holds: ignored",
+    "webhook.refused.": "deliveries refused, by reason (nothing was stored; the sender was told why)",
+}
+
+
+def event_meaning(name: str) -> str:
+    if name in EVENT_MEANINGS:
+        return EVENT_MEANINGS[name]
+    prefix = next((p for p in EVENT_MEANINGS if p.endswith(".") and name.startswith(p)), None)
+    return EVENT_MEANINGS[prefix] if prefix else ""
 
 
 @router.get("/tenants/{tenant_id}/availability", response_class=HTMLResponse)
