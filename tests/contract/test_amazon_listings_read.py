@@ -65,12 +65,15 @@ def test_amazons_example_answers_decode(model):
 
 
 def test_the_sandbox_answers_what_the_reader_reads_in_the_search_schema(model):
-    sandbox = answer(  # as sandbox/amazon_feeds.py answers, less its (abridged) summaries
-        {"sku": "CD-1001", "fulfillmentAvailability": [{"fulfillmentChannelCode": "DEFAULT", "quantity": 7}]},
-        pagination={},
-    )
-    jsonschema.validate(sandbox, answer_schema(model))
-    assert decode_search(sandbox, ["CD-1001"]) == {"CD-1001": ChannelLevel("CD-1001", 7)}
+    from crossdock.sandbox.app import SANDBOX, create_sandbox_app
+
+    listings = create_sandbox_app()[SANDBOX].amazon_listings
+    listings._apply({"messageId": 1, "sku": "CD-1001", "operationType": "PATCH", "productType": "PRODUCT",
+                     "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability",
+                                  "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]})  # fmt: skip
+    sandbox = listings.search_answer(["CD-1001", "NEVER-LISTED"], "ATVPDKIKX0DER")
+    jsonschema.validate(sandbox, answer_schema(model))  # summaries carry every required field
+    assert decode_search(sandbox, ["CD-1001", "NEVER-LISTED"]) == {"CD-1001": ChannelLevel("CD-1001", 7)}
     assert next_page(sandbox) is None
 
 

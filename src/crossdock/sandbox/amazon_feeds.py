@@ -65,6 +65,7 @@ class AmazonListings:
         self.feeds: dict[str, dict[str, Any]] = {}
         self.window: deque[float] = deque()
         self.listings: dict[str, int] = {}
+        self.listed: dict[str, tuple[str, str, str]] = {}  # sku → (productType, createdDate, lastUpdatedDate)
         self.catalog: dict[str, dict[str, Any]] = {}  # sku → {productType, attributes} (UPDATE messages)
         self.prices: dict[str, dict[str, Any]] = {}  # sku → {amount, currency} (purchasable_offer)
         self.invalid_skus: set[str] = set(self.cfg.invalid_skus)
@@ -239,6 +240,9 @@ class AmazonListings:
             self.listings[sku] = quantity
         if price is not None:
             self.prices[sku] = price
+        product_type = message.get("productType") or (self.listed.get(sku) or ("PRODUCT",))[0]
+        created = self.listed[sku][1] if sku in self.listed else self.ctx.iso()
+        self.listed[sku] = (str(product_type), created, self.ctx.iso())
         return []
 
     # -- listings items -----------------------------------------------------------------------
@@ -278,19 +282,28 @@ class AmazonListings:
             return self._bad("searchListingsItems", "marketplaceIds, identifiers and identifiersType=SKU are required")
         if len(skus) > 20:
             return self._bad("searchListingsItems", "identifiers takes at most 20 values")
+        answer = self.search_answer(skus, query["marketplaceIds"].split(",")[0])
+        return web.json_response(answer, headers=self._headers("searchListingsItems"))
+
+    def search_answer(self, skus: list[str], marketplace: str) -> dict[str, Any]:
+        """searchListingsItems' ItemSearchResults for `skus` (those never listed are absent)."""
         self._settle()
-        marketplace = query["marketplaceIds"].split(",")[0]
         items = [
             {
                 "sku": sku,
-                "summaries": [{"marketplaceId": marketplace, "status": ["BUYABLE", "DISCOVERABLE"]}],
+                "summaries": [self._summary(sku, marketplace)],
                 "fulfillmentAvailability": [{"fulfillmentChannelCode": "DEFAULT", "quantity": self.listings[sku]}],
             }
             for sku in skus
             if sku in self.listings
         ]
-        answer = {"numberOfResults": len(items), "pagination": {}, "items": items}
-        return web.json_response(answer, headers=self._headers("searchListingsItems"))
+        return {"numberOfResults": len(items), "pagination": {}, "items": items}
+
+    def _summary(self, sku: str, marketplace: str) -> dict[str, Any]:
+        """ItemSummaryByMarketplace with the fields Amazon's schema requires."""
+        product_type, created, updated = self.listed.get(sku) or ("PRODUCT", self.ctx.iso(), self.ctx.iso())
+        return {"marketplaceId": marketplace, "productType": product_type, "status": ["BUYABLE", "DISCOVERABLE"],
+                "createdDate": created, "lastUpdatedDate": updated}  # fmt: skip
 
     async def post_invalid(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read() or b"{}")
