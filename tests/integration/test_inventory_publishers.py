@@ -16,7 +16,7 @@ from crossdock.connectors.registry import ConnectorContext
 from crossdock.connectors.shopify.config import ShopifyConfig
 from crossdock.connectors.shopify.inventory import ShopifyInventoryPublisher
 from crossdock.connectors.walmart.config import WalmartConfig
-from crossdock.connectors.walmart.inventory import WalmartInventoryPublisher
+from crossdock.connectors.walmart.inventory import WINDOW_KEY, WalmartInventoryPublisher
 from crossdock.errors import ThrottledError
 from crossdock.records import LineageRecord
 from crossdock.sandbox.app import create_sandbox_app
@@ -258,8 +258,13 @@ async def test_walmart_ten_inventory_feeds_per_hour(walmart, session):
     server, clock, publisher = walmart
     for n in range(10):
         await publisher.publish([StockUpdate("I", sku(1), n, None, "k")])
-    with pytest.raises(ThrottledError):
+    with pytest.raises(ThrottledError) as counted:
         await publisher.publish([StockUpdate("I", sku(1), 11, None, "k")])
+    assert counted.value.local  # the hub's own count: the connection is not paused for everyone
+    other = WalmartInventoryPublisher(publisher.config, ConnectorContext("walmart-1", "t", session, lambda r: None, {}, clock))
+    with pytest.raises(ThrottledError) as refused:  # another process, same seller: Walmart answers 429
+        await other.publish([StockUpdate("I", sku(1), 11, None, "k")])
+    assert not refused.value.local and len(other.ctx.cache[WINDOW_KEY]) == 0  # no feed, slot given back
     assert len((await state(session, server))["walmart"]["feeds"]) == 10
     clock.advance(3601)
     assert (await publisher.publish([StockUpdate("I", sku(1), 11, None, "k")])).pending

@@ -26,7 +26,7 @@ from crossdock.connectors.amazon.config import AmazonConfig
 from crossdock.connectors.amazon.feeds import ListingsFeeds
 from crossdock.connectors.registry import ConnectorContext
 from crossdock.domain.catalog import Listing
-from crossdock.errors import PermanentError, ThrottledError
+from crossdock.errors import PermanentError
 
 _WAITING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 
@@ -66,11 +66,7 @@ class AmazonCatalogPublisher:
     async def submit(self, messages: list[dict[str, Any]]) -> str:
         """Send one feed; answers its feed id. Message i+1 of the feed is messages[i]."""
         document = encode_catalog_feed(messages, self.seller_id, self.language_tag)
-        try:
-            self.feeds.reserve_slot()
-        except ThrottledError as exc:  # the feed type's budget, not the connection's
-            raise ThrottledError(exc.retry_after, exc.detail, local=True) from exc
-        return await self.feeds.submit(document, self.config.marketplace_ids)
+        return await self.feeds.submit(document, self.config.marketplace_ids)  # takes a slot of the window
 
     async def outcome(self, feed_id: str) -> FeedOutcome | None:
         feed = await self.feeds.feed(feed_id)

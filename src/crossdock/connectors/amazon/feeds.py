@@ -9,14 +9,14 @@ every update failed, to be published again.
 
 Limits: the Feeds and Listings usage plans (rate, burst) are client-side buckets like the
 Orders API's, and JSON_LISTINGS_FEED's 5 feeds per 5 minutes is a sliding window per
-connection: a publish that would exceed it raises ThrottledError before any effect.
+connection (and process): a publish that would exceed it raises a local ThrottledError before
+any effect, and a publish that fails before its feed is created gives its slot back.
 """
 
 from __future__ import annotations
 
 import gzip
 import time
-from collections import deque
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +37,8 @@ from crossdock.connectors.amazon.listings import (
 )
 from crossdock.connectors.http.client import LINEAGE_LIMIT
 from crossdock.connectors.inventory_publishing import (
+    FeedSlot,
+    FeedWindow,
     ItemFailure,
     PendingFeed,
     PublishResult,
@@ -72,34 +74,40 @@ class ListingsFeeds:
         for operation, (rate, burst) in USAGE_PLANS.items():
             buckets.setdefault(operation, Bucket(rate, burst, burst, self.ctx.clock()))
 
-    def reserve_slot(self) -> None:
+    def reserve_slot(self) -> FeedSlot:
         """Take one of the feed submissions of the window (Amazon: 5 per 5 minutes), or raise
-        ThrottledError."""
+        a local ThrottledError."""
         config = self.client.config
-        span, most = config.listings_feed_window_seconds, config.listings_feeds_per_window
-        window: deque[float] = self.ctx.cache.setdefault(WINDOW_KEY, deque())
-        now = self.ctx.clock()
-        while window and window[0] <= now - span:
-            window.popleft()
-        if len(window) >= most:
-            raise ThrottledError(
-                window[0] + span - now, f"{FEED_TYPE}: {most} feeds per {span:g} s used", local=True
-            )
-        window.append(now)
+        window = FeedWindow(self.ctx.cache, WINDOW_KEY, self.ctx.clock)
+        return window.take(config.listings_feeds_per_window, config.listings_feed_window_seconds, FEED_TYPE)
 
-    async def submit(self, document: dict[str, Any], marketplace_ids: list[str]) -> str:
-        """Upload a feed document and create the feed; answers the feed id."""
-        created = await self.client.call(
-            "createFeedDocument", "POST", f"{FEEDS}/documents", body={"contentType": FEED_CONTENT_TYPE}
-        )
-        doc = created.body or {}
-        await self._transfer("PUT", str(doc["url"]), orjson.dumps(document))
-        spec = {
-            "feedType": FEED_TYPE,
-            "marketplaceIds": marketplace_ids,
-            "inputFeedDocumentId": doc["feedDocumentId"],
-        }
-        answer = await self.client.call("createFeed", "POST", f"{FEEDS}/feeds", body=spec)
+    async def submit(self, document: dict[str, Any], marketplace_ids: list[str], slot: FeedSlot | None = None) -> str:
+        """Upload a feed document and create the feed, in `slot` (else one taken now); answers
+        the feed id. The slot is given back if the feed was not created: a failure before
+        createFeed, or createFeed refused (throttled, nothing created)."""
+        slot = slot or self.reserve_slot()
+        creating = False
+        try:
+            created = await self.client.call(
+                "createFeedDocument", "POST", f"{FEEDS}/documents", body={"contentType": FEED_CONTENT_TYPE}
+            )
+            doc = created.body or {}
+            await self._transfer("PUT", str(doc["url"]), orjson.dumps(document))
+            spec = {
+                "feedType": FEED_TYPE,
+                "marketplaceIds": marketplace_ids,
+                "inputFeedDocumentId": doc["feedDocumentId"],
+            }
+            creating = True
+            answer = await self.client.call("createFeed", "POST", f"{FEEDS}/feeds", body=spec)
+        except ThrottledError:
+            slot.give_back()
+            raise
+        except BaseException:
+            if not creating:
+                slot.give_back()
+            raise
+        slot.keep()
         return str((answer.body or {})["feedId"])
 
     async def feed(self, feed_id: str) -> dict[str, Any]:
@@ -187,15 +195,19 @@ class AmazonInventoryPublisher:
         valid = [u for u in updates if u.quantity >= 0]
         urgent = [u for u in valid if u.quantity == 0 and u.previous != 0][:URGENT_LIMIT]
         batch = [u for u in valid if u not in urgent]
-        if batch:
-            self.feeds.reserve_slot()  # before any effect: a refused publish changed nothing
-        for update in urgent:
-            failure = await self.patch(update, seller)
-            result = result.merge(PublishResult([update.key] if failure is None else [],
-                                                {update.key: failure} if failure else {}))  # fmt: skip
-        if batch:
+        slot = self.feeds.reserve_slot() if batch else None  # before any effect: a refusal changed nothing
+        try:
+            for update in urgent:
+                failure = await self.patch(update, seller)
+                result = result.merge(PublishResult([update.key] if failure is None else [],
+                                                    {update.key: failure} if failure else {}))  # fmt: skip
+        except BaseException:
+            if slot:
+                slot.give_back()
+            raise
+        if batch and slot:
             document = encode_listings_feed(batch, seller, product_type=self.product_type)
-            feed_id = await self.feeds.submit(document, self.config.marketplace_ids)
+            feed_id = await self.feeds.submit(document, self.config.marketplace_ids, slot)
             pending = PendingFeed(feed_id, tuple(u.key for u in batch), tuple(u.channel_ref for u in batch))
             result = result.merge(PublishResult(pending=pending.encode()))
         return result

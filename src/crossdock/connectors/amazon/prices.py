@@ -63,11 +63,11 @@ class AmazonPricePublisher:
         batch = [u for u in updates if u.price >= 0]
         if not batch:
             return result
-        self.feeds.reserve_slot()  # before any effect: a refused publish changed nothing
+        slot = self.feeds.reserve_slot()  # before any effect: a refused publish changed nothing
         document = encode_price_feed(
             batch, seller, self.config.marketplace_ids, product_type=self.product_type
         )
-        feed_id = await self.feeds.submit(document, self.config.marketplace_ids)
+        feed_id = await self.feeds.submit(document, self.config.marketplace_ids, slot)
         pending = PendingFeed(feed_id, tuple(u.key for u in batch), tuple(u.channel_ref for u in batch))
         return result.merge(PublishResult(pending=pending.encode()))
 

@@ -1,21 +1,23 @@
 """Walmart quantities: the bulk inventory feed (`POST /v3/feeds?feedType=inventory`).
 
 One feed per publish (multipart `file`, the JSON feed of `codec.encode_inventory_feed`),
-within Walmart's 10 inventory feeds per hour: a sliding window per connection; a publish
-past it raises ThrottledError before anything is sent. `check` pages through the feed's
+within Walmart's 10 inventory feeds per hour: a sliding window per connection (and process);
+a publish past it raises a local ThrottledError before anything is sent, and a feed refused
+with a throttle gives its slot back. `check` pages through the feed's
 item details (`includeDetails=true`) and answers each update's outcome, or None while
 Walmart is still processing.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from urllib.parse import quote
 
 import aiohttp
 import orjson
 
 from crossdock.connectors.inventory_publishing import (
+    FeedSlot,
+    FeedWindow,
     ItemFailure,
     PendingFeed,
     PublishResult,
@@ -49,16 +51,11 @@ class WalmartInventoryPublisher:
         self.client = WalmartClient(config, ctx)
         self.max_batch = config.max_feed_items
 
-    def reserve_slot(self) -> None:
-        """Take one of the connection's inventory feeds of the hour, or raise ThrottledError."""
-        window: deque[float] = self.ctx.cache.setdefault(WINDOW_KEY, deque())
-        now = self.ctx.clock()
-        while window and window[0] <= now - FEED_WINDOW_S:
-            window.popleft()
-        if len(window) >= self.config.feeds_per_hour:
-            wait = window[0] + FEED_WINDOW_S - now
-            raise ThrottledError(wait, f"Walmart inventory feeds: {self.config.feeds_per_hour} per hour used")
-        window.append(now)
+    def reserve_slot(self) -> FeedSlot:
+        """Take one of the connection's inventory feeds of the hour, or raise a local
+        ThrottledError (the hub's own count: Walmart was not asked, nothing is paused)."""
+        window = FeedWindow(self.ctx.cache, WINDOW_KEY, self.ctx.clock)
+        return window.take(self.config.feeds_per_hour, FEED_WINDOW_S, "Walmart inventory feeds")
 
     async def publish(self, updates: list[StockUpdate]) -> PublishResult:
         check_batch(updates, self.max_batch, self.channel)
@@ -69,15 +66,20 @@ class WalmartInventoryPublisher:
         batch = [u for u in updates if u.quantity >= 0]
         if not batch:
             return result
-        self.reserve_slot()
+        slot = self.reserve_slot()
         document = orjson.dumps(encode_inventory_feed(batch))
         form = aiohttp.FormData()
         form.add_field("file", document, filename="inventory.json", content_type="application/json")
         params = {"feedType": FEED_TYPE}
         if self.config.ship_node:
             params["shipNode"] = self.config.ship_node
-        answer = await self.client.call("updateBulkInventory", "POST", "/v3/feeds", params=params,
-                                        data=form, body_text=document)  # fmt: skip
+        try:
+            answer = await self.client.call("updateBulkInventory", "POST", "/v3/feeds", params=params,
+                                            data=form, body_text=document)  # fmt: skip
+        except ThrottledError:  # refused (Walmart's 429 or the hub's gate): no feed was created
+            slot.give_back()
+            raise
+        slot.keep()
         feed_id = (answer.body or {}).get("feedId") if isinstance(answer.body, dict) else None
         if not feed_id:
             raise TransientError("Walmart accepted the inventory feed without a feedId", ambiguous=True)
