@@ -190,22 +190,29 @@ def request_flush(
 ) -> bool:
     """Make sure one flush of the connection is scheduled; True when this call wrote it.
 
-    The flag flips under the row's lock, so of many concurrent requests one writes the
-    flush message (idempotency key: the connection's next generation)."""
+    The connection's row is locked first and the flag read under the lock, whatever it says:
+    a flush finishing concurrently (it clears the flag, then looks for values left) then runs
+    wholly before or after this transaction, so either it sees the values queued here or this
+    call sees its cleared flag and schedules the next flush. (Reading the flag without the lock
+    let a value queued while the flush finished be stranded with no flush scheduled.) Of many
+    concurrent requests one flips the flag and writes the flush message (idempotency key: the
+    connection's next generation)."""
     c = publish_channels.c
     key = (c.tenant_id == tenant_id, c.connection_id == connection_id)
-    flipped = conn.execute(
-        update(publish_channels)
-        .where(*key, c.flush_due.is_(False))
-        .values(flush_due=True, generation=c.generation + 1, updated_at=now)
-    ).rowcount
-    if not flipped:
+    locked = select(c.flush_due).where(*key).with_for_update()
+    due = conn.execute(locked).scalar()
+    if due is None:
         row = {"tenant_id": tenant_id, "connection_id": connection_id, "flush_due": True, "generation": 1,
                "updated_at": now}  # fmt: skip
         stmt = _dialect(conn).insert(publish_channels).values(**row).on_conflict_do_nothing()
-        inserted = conn.execute(stmt.returning(c.generation)).first() is not None
-        if not inserted and not _flush_closed(conn, tenant_id, connection_id, now):
-            return False  # a flush is already scheduled
+        if conn.execute(stmt.returning(c.generation)).first() is None:  # inserted meanwhile by another
+            due = conn.execute(locked).scalar_one()
+    if due is False:
+        conn.execute(
+            update(publish_channels).where(*key).values(flush_due=True, generation=c.generation + 1, updated_at=now)
+        )
+    elif due is True and not _flush_closed(conn, tenant_id, connection_id, now):
+        return False  # a flush is already scheduled
     generation = conn.execute(select(c.generation).where(*key)).scalar_one()
     new = NewMessage(
         tenant_id=tenant_id,

@@ -1,0 +1,64 @@
+"""Concurrent writers on PostgreSQL (SQLite has one writer, so these interleavings cannot
+happen there): a value queued while the connection's flush finishes is never stranded."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, event, select, update
+
+from crossdock.store import publishing as pub
+from crossdock.store.publishing import QueuedValue
+from crossdock.store.tables import messages, publish_channels, publish_queue
+
+T, C = "acme", "shop"
+
+
+@pytest.fixture
+def pg(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("two concurrent writers: PostgreSQL only")
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    yield engine
+    engine.dispose()
+
+
+def test_a_value_queued_while_the_flush_finishes_gets_a_flush(pg):
+    with pg.begin() as c:  # a flush of generation 1 is scheduled and now running
+        assert pub.request_flush(c, T, C, 1.0)
+        c.execute(update(messages).values(status="running"))
+    handler_queued, flush_cleared = threading.Event(), threading.Event()
+    answer: list[bool] = []
+
+    def handler() -> None:  # inventory.changed: queue a value, make sure a flush is scheduled
+        conn = pg.connect()
+
+        @event.listens_for(conn, "before_cursor_execute")
+        def pause(conn_, cursor, statement, params, context, executemany):
+            if "publish_channels" in statement and not handler_queued.is_set():
+                handler_queued.set()  # the value is queued, not committed; now the flush ends
+                flush_cleared.wait(5)
+
+        with conn.begin():
+            pub.queue_values(conn, T, C, [QueuedValue("X", Decimal(0), "to_zero", 0, 10)], 2.0)
+            answer.append(pub.request_flush(conn, T, C, 2.0))
+        conn.close()
+
+    worker = threading.Thread(target=handler)
+    worker.start()
+    assert handler_queued.wait(5)
+    with pg.connect() as f, f.begin():  # the flush's outcome: done, flag cleared, nothing left it can see
+        f.execute(update(messages).values(status="done"))
+        pub.finish_flush(f, T, C, 2.0, 0.0)
+        flush_cleared.set()
+        time.sleep(0.3)  # the handler waits for this transaction's row lock
+    worker.join(10)
+    with pg.connect() as c:
+        due = c.execute(select(publish_channels.c.flush_due)).scalar_one()
+        queued = c.execute(select(publish_queue.c.item_code)).scalars().all()
+        ready = c.execute(select(messages.c.id).where(messages.c.status == "ready")).scalars().all()
+    assert queued == ["X"]
+    assert answer == [True] and due and len(ready) == 1, f"stranded: {answer=} {due=} {ready=}"
