@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, text, update
 
 from crossdock.configuration.availability import AvailabilitySection
 from crossdock.domain import stock_ledger
@@ -138,7 +138,31 @@ def _upsert_positions(conn: Connection, rows: list[dict[str, Any]], columns: tup
 
 def _ledgers(conn: Connection, tenant_id: str, keys: list[Key], *, journal: bool = True) -> dict[Key, Ledger]:
     """Each position's ledger (`domain.stock_ledger`; never reported: an empty one), its row
-    locked on PostgreSQL in (item, location) order, as `reserve_order` locks them."""
+    locked on PostgreSQL in (item, location) order, as `reserve_order` locks them.
+
+    A position that has no row yet has nothing to lock: two transactions would both merge
+    into an empty ledger and the later write would overwrite the other's (an older snapshot
+    winning, an adjustment lost). On PostgreSQL such positions are locked by key instead
+    (transaction advisory locks, in key order) and read again: whoever created the row
+    meanwhile has committed it by the time the lock is granted."""
+    rows = _position_rows(conn, tenant_id, keys)
+    if conn.dialect.name == "postgresql" and (missing := sorted(set(keys) - set(rows))):
+        _lock_keys(conn, tenant_id, missing)
+        rows |= _position_rows(conn, tenant_id, missing)
+    journals = stock_journal.read_journals(conn, tenant_id, list(rows)) if journal and rows else {}
+    ledgers = {}
+    for k in keys:
+        r = rows.get(k)
+        ledgers[k] = (
+            Ledger()
+            if r is None
+            else Ledger(_position(r), r.sequence_source, r.sequence, journals.get(k, ()))
+        )
+    return ledgers
+
+
+def _position_rows(conn: Connection, tenant_id: str, keys: list[Key]) -> dict[Key, Any]:
+    """The rows of these positions that exist, locked (PostgreSQL) in (item, location) order."""
     t = inventory_positions
     q = (
         select(t)
@@ -152,17 +176,18 @@ def _ledgers(conn: Connection, tenant_id: str, keys: list[Key], *, journal: bool
     if conn.dialect.name == "postgresql":
         q = q.with_for_update()
     wanted = set(keys)
-    rows = {k: r for r in conn.execute(q) if (k := (r.item_code, r.location)) in wanted}
-    journals = stock_journal.read_journals(conn, tenant_id, list(rows)) if journal and rows else {}
-    ledgers = {}
-    for k in keys:
-        r = rows.get(k)
-        ledgers[k] = (
-            Ledger()
-            if r is None
-            else Ledger(_position(r), r.sequence_source, r.sequence, journals.get(k, ()))
-        )
-    return ledgers
+    return {k: r for r in conn.execute(q) if (k := (r.item_code, r.location)) in wanted}
+
+
+_KEY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(h)) FROM "
+    "(SELECT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
+)
+
+
+def _lock_keys(conn: Connection, tenant_id: str, keys: list[Key]) -> None:
+    """Transaction-scoped advisory locks on these positions' keys (PostgreSQL), in order."""
+    conn.execute(_KEY_LOCKS, {"keys": [f"stock\x1f{tenant_id}\x1f{item}\x1f{location}" for item, location in keys]})
 
 
 def apply_snapshot(

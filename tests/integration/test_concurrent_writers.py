@@ -1,5 +1,6 @@
 """Concurrent writers on PostgreSQL (SQLite has one writer, so these interleavings cannot
-happen there): a value queued while the connection's flush finishes is never stranded."""
+happen there): a value queued while the connection's flush finishes is never stranded; two
+stock reports of a position that does not exist yet merge one after the other."""
 
 from __future__ import annotations
 
@@ -10,9 +11,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, event, select, update
 
+from crossdock.domain.availability import Adjustment, Position
+from crossdock.store import inventory as stock
 from crossdock.store import publishing as pub
 from crossdock.store.publishing import QueuedValue
-from crossdock.store.tables import messages, publish_channels, publish_queue
+from crossdock.store.tables import (
+    inventory_journal,
+    inventory_positions,
+    messages,
+    publish_channels,
+    publish_queue,
+)
 
 T, C = "acme", "shop"
 
@@ -62,3 +71,50 @@ def test_a_value_queued_while_the_flush_finishes_gets_a_flush(pg):
         ready = c.execute(select(messages.c.id).where(messages.c.status == "ready")).scalars().all()
     assert queued == ["X"]
     assert answer == [True] and due and len(ready) == 1, f"stranded: {answer=} {due=} {ready=}"
+
+
+# -- stock reports of a new position -------------------------------------------------------------
+
+
+def race(engine, first, second) -> list[Exception]:
+    """`first` writes and keeps its transaction open while `second` runs; then both commit."""
+    c1 = engine.connect()
+    t1 = c1.begin()
+    first(c1)
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            with engine.begin() as c2:
+                second(c2)
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.5)  # `second` now waits for `first`
+    t1.commit()
+    c1.close()
+    worker.join(10)
+    return errors
+
+
+def position(engine) -> tuple[Decimal, int, list[int]]:
+    with engine.connect() as c:
+        p = c.execute(select(inventory_positions.c.on_hand, inventory_positions.c.sequence)).one()
+        journal = c.execute(select(inventory_journal.c.sequence)).scalars().all()
+    return Decimal(p.on_hand), p.sequence, journal
+
+
+def test_an_older_snapshot_of_a_new_position_does_not_win(pg):
+    newer = lambda c: stock.apply_snapshot(c, T, [Position("X", "W", Decimal(3))], "wms", 1.0, sequence=12)  # noqa: E731
+    older = lambda c: stock.apply_snapshot(c, T, [Position("X", "W", Decimal(5))], "wms", 2.0, sequence=10)  # noqa: E731
+    assert race(pg, newer, older) == []
+    assert position(pg)[:2] == (Decimal(3), 12)
+
+
+def test_a_snapshot_of_a_new_position_keeps_a_concurrent_later_adjustment(pg):
+    add = lambda c: stock.apply_adjustments(c, T, [Adjustment("X", "W", Decimal(4))], "wms", 1.0, sequence=11)  # noqa: E731
+    snap = lambda c: stock.apply_snapshot(c, T, [Position("X", "W", Decimal(5))], "wms", 2.0, sequence=10)  # noqa: E731
+    assert race(pg, add, snap) == []
+    assert position(pg) == (Decimal(9), 10, [11])  # #10 counted 5, #11 added 4 and stays journaled
