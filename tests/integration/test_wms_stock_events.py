@@ -157,6 +157,48 @@ def test_a_shipment_the_snapshot_counted_still_ends_the_orders_hold_once(hub):
     assert [(r.quantity, r.state.value) for r in held] == [(2, "reserved")]  # 6 held, 2 + 2 shipped
 
 
+def held(hub) -> list[tuple[Decimal, str]]:
+    with hub.engine.connect() as c:
+        return [(r.quantity, r.state.value) for r in store.read_reservations(c, "acme", "shopify:1")]
+
+
+def test_a_shipment_counted_by_a_snapshot_and_delivered_again_ends_the_hold_once(hub):
+    with hub.engine.begin() as c:
+        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
+    deliver(hub, "m1", snap(8, 16))  # counts the shipment #7
+    shipped = {"reason": "shipment", "order_reference": "shopify:1"}
+    deliver(hub, "m2", moved(7, -2, **shipped))  # included: the hold 6 -> 4
+    deliver(hub, "m3", moved(7, -2, **shipped))  # the same entry under another webhook id
+    assert on_hand(hub) == 16 and held(hub) == [(4, "reserved")]
+
+
+def test_a_shipment_delivered_again_after_a_snapshot_pruned_its_journal_ends_the_hold_once(hub):
+    with hub.engine.begin() as c:
+        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
+    deliver(hub, "m0", snap(6, 18))
+    shipped = {"reason": "shipment", "order_reference": "shopify:1"}
+    deliver(hub, "m1", moved(7, -2, **shipped))  # applied: 16 on hand, the hold 4
+    deliver(hub, "m2", snap(8, 16))  # counts #7: its journal entry goes
+    deliver(hub, "m3", moved(7, -2, **shipped))  # delivered again: included now
+    assert on_hand(hub) == 16 and held(hub) == [(4, "reserved")]
+
+
+def test_the_record_of_shipped_entries_goes_with_the_hold(hub):
+    from crossdock.store.tables import reservation_shipments
+
+    with hub.engine.begin() as c:
+        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(4))], 1.0, within_stock=False)
+    shipped = {"reason": "shipment", "order_reference": "shopify:1"}
+    deliver(hub, "m0", snap(6, 18))
+    deliver(hub, "m1", moved(7, -2, **shipped))
+    with hub.engine.connect() as c:
+        assert len(c.execute(select(reservation_shipments)).all()) == 1
+    deliver(hub, "m2", moved(8, -2, **shipped))  # the last units held: the hold ends
+    assert held(hub) == [(0, "consumed")]
+    with hub.engine.connect() as c:
+        assert c.execute(select(reservation_shipments)).all() == []
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, "12a", True, 2**63, [3]])
 def test_a_malformed_sequence_parks_the_report(hub, bad):
     deliver(hub, "m1", moved(bad, 5))

@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, insert, select, text, update
+from sqlalchemy import Connection, and_, delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crossdock.configuration.availability import AvailabilitySection
 from crossdock.domain import stock_ledger
@@ -41,6 +42,7 @@ from crossdock.store.tables import (
     channel_listings,
     inventory_positions,
     inventory_reservations,
+    reservation_shipments,
     tenant_rules,
 )
 
@@ -345,6 +347,41 @@ def consume_order(
     """The order's units in `lines` left on hand: they no longer hold stock."""
     held = read_reservations(conn, tenant_id, order_ref)
     save_reservations(conn, tenant_id, settle(held, list(lines), ReservationState.CONSUMED), now)
+
+
+@dataclass(frozen=True, slots=True)
+class Shipped:
+    """Units of an order's item that left `location` in one stock ledger entry (`sequence`
+    None: a report its source does not number)."""
+
+    item: str
+    location: str
+    sequence: int | None
+    quantity: Decimal
+
+
+def consume_shipped(
+    conn: Connection, tenant_id: str, order_ref: str, shipped: Iterable[Shipped], source: str | None, now: float
+) -> None:
+    """`consume_order` for shipment entries, each sequenced entry at most once: it is recorded
+    (`reservation_shipments`) as it ends part of the hold, and an entry recorded already
+    (delivered again, under another webhook id or after a snapshot counted it) ends nothing.
+    The records of an item go once the order holds none of it: nothing is left to end twice."""
+    t = reservation_shipments
+    lines = []
+    for s in shipped:
+        if s.sequence is not None:
+            row = {"tenant_id": tenant_id, "order_ref": order_ref, "item_code": s.item, "source": source or "",
+                   "location": s.location, "sequence": s.sequence, "applied_at": now}  # fmt: skip
+            insert_into = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            stmt = insert_into(t).values(**row).on_conflict_do_nothing()
+            if conn.execute(stmt.returning(t.c.sequence)).first() is None:
+                continue  # this entry ended its part of the hold already
+        lines.append((s.item, s.quantity))
+    consume_order(conn, tenant_id, order_ref, lines, now)
+    done = [r.item for r in read_reservations(conn, tenant_id, order_ref) if r.state is not ReservationState.RESERVED]
+    if done:
+        conn.execute(delete(t).where(t.c.tenant_id == tenant_id, t.c.order_ref == order_ref, t.c.item_code.in_(done)))
 
 
 def _reserved_by_others(

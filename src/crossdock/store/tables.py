@@ -486,6 +486,22 @@ inventory_journal = Table(
     PrimaryKeyConstraint("tenant_id", "item_code", "location", "sequence"),
 )
 
+# The sequenced shipment entries (a stock ledger entry: source, location, sequence) that
+# ended part of an order's hold on an item, so a redelivered entry never ends it twice;
+# removed when the hold on the item ends. `source` is '' for a report without one.
+reservation_shipments = Table(
+    "reservation_shipments",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("order_ref", String(200), nullable=False),
+    Column("item_code", String(200), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("applied_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "order_ref", "item_code", "source", "location", "sequence"),
+)
+
 # Units an order holds before the ERP allocates them; `quantity` is what is still open.
 inventory_reservations = Table(
     "inventory_reservations",

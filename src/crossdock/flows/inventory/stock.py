@@ -60,14 +60,15 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
         if isinstance(order_ref, str) and order_ref:
             # The units left on hand and the order's hold on them ends in the same
             # transaction, so they are never counted free in between (nor twice): an entry
-            # a snapshot counted already still ends it, a duplicate ended it already.
+            # a snapshot counted already still ends it once; a duplicate, or an entry that
+            # ended it before (store.consume_shipped keeps them), ends nothing.
             taken = {(n.item, n.location, n.sequence) for n in notes if n.verdict is Verdict.DUPLICATE}
             shipped = [
-                (a.item, -a.on_hand)
+                store.Shipped(a.item, a.location, seq, -a.on_hand)
                 for a, seq in adjustments
                 if a.on_hand < 0 and (a.item, a.location, seq) not in taken
             ]
-            store.consume_order(c, msg.tenant_id, order_ref, shipped, ctx.now)
+            store.consume_shipped(c, msg.tenant_id, order_ref, shipped, source, ctx.now)
 
     ctx.stage(apply)
     changed(ctx, [a.item for a, _ in adjustments])
