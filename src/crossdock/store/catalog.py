@@ -199,7 +199,15 @@ class ListingRow:
 
     @property
     def detail_plain(self) -> dict[str, Any]:
-        return json.loads(self.detail) if self.detail else {}
+        """Why the listing is blocked or was refused (written as JSON; text that is not, as
+        written, so a damaged row shows instead of failing the page or the API)."""
+        if not self.detail:
+            return {}
+        try:
+            found = json.loads(self.detail)
+        except ValueError:
+            return {"detail": self.detail}
+        return found if isinstance(found, dict) else {"detail": self.detail}
 
 
 def _row(r: Any) -> ListingRow:
@@ -403,3 +411,73 @@ def item_status(conn: Connection, tenant_id: str, item_code: str) -> dict[str, A
             for _key, row in sorted(listings.items())
         ],
     }
+
+
+# --------------------------------------------------------------------------- console read models
+
+LISTING_STATUSES = (PUBLISHED, SUBMITTED, QUEUED, BLOCKED, REJECTED)  # done → in flight → stuck
+NEEDS_ATTENTION = (BLOCKED, REJECTED)  # a person has to act before these listings move
+
+
+def listing_counts(conn: Connection, tenant_id: str) -> dict[str, dict[str, int]]:
+    """connection id → status → number of listings. One GROUP BY whose columns lead
+    `ix_catalog_listings_queue` (tenant, connection, status), so it is answered from the index."""
+    c = catalog_listings.c
+    query = (
+        select(c.connection_id, c.status, func.count())
+        .where(c.tenant_id == tenant_id)
+        .group_by(c.connection_id, c.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for connection_id, status, n in conn.execute(query):
+        counts.setdefault(connection_id, {})[status] = int(n)
+    return counts
+
+
+def _listing_filter(
+    tenant_id: str, connection_ids: list[str] | None, statuses: list[str] | None, prefix: str
+) -> list[Any]:
+    c = catalog_listings.c
+    where: list[Any] = [c.tenant_id == tenant_id]
+    if connection_ids is not None:
+        where.append(c.connection_id.in_(connection_ids))
+    if statuses is not None:
+        where.append(c.status.in_(statuses))
+    if prefix:
+        # Case-insensitive on both databases (SQLite's LIKE ignores ASCII case, PostgreSQL's
+        # does not), so a search finds the same items wherever the hub runs.
+        where.append(c.item_code.istartswith(prefix, autoescape=True))
+    return where
+
+
+def find_listings(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    statuses: Iterable[str] | None,
+    connection_ids: Iterable[str] | None = None,
+    prefix: str = "",
+    limit: int = 200,
+) -> tuple[list[ListingRow], int]:
+    """Listings in `statuses` (None: any) of items whose code starts with `prefix`, the most
+    recently changed first, at most `limit`; and how many match in all. Naming the tenant's
+    connections (`listing_counts` knows them) lets PostgreSQL seek the few blocked listings in
+    `ix_catalog_listings_queue` (tenant, connection, status) instead of reading all of them."""
+    c = catalog_listings.c
+    where = _listing_filter(
+        tenant_id,
+        None if connection_ids is None else list(connection_ids),
+        None if statuses is None else list(statuses),
+        prefix,
+    )
+    rows = conn.execute(
+        select(catalog_listings)
+        .where(*where)
+        .order_by(c.updated_at.desc(), c.connection_id, c.item_code)
+        .limit(limit)
+    )
+    found = [_row(r) for r in rows]
+    if len(found) < limit:
+        return found, len(found)
+    total = conn.execute(select(func.count()).select_from(catalog_listings).where(*where)).scalar()
+    return found, int(total or 0)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from crossdock.api.console import auth, desk, pages, prices
+from crossdock.api.console import auth, catalog, desk, pages, prices
 from crossdock.api.console.web import HERE, ConsoleConfig, ConsoleError, console_error
 
 
@@ -21,6 +21,7 @@ def install(app: FastAPI, config: ConsoleConfig | None = None) -> None:
     app.include_router(desk.router)
     app.include_router(pages.router)
     app.include_router(prices.router)  # price approvals
+    app.include_router(catalog.router)  # listings per channel connection
     app.add_api_route("/console", _to_console, methods=["GET"], include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(ConsoleError, console_error)
