@@ -25,7 +25,7 @@ from crossdock.errors import PermanentError
 from crossdock.records import NewMessage
 from crossdock.store import messages as store
 from crossdock.store import users as accounts
-from crossdock.store.tables import connections, lineage, messages, orders, tenants, throttles
+from crossdock.store.tables import catalog_listings, connections, lineage, messages, orders, tenants, throttles
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -188,6 +188,21 @@ def _scenery(c, now: float) -> None:
         )
 
 
+    # The catalog: Walmart lists 6 items, one blocked for want of a brand, one refused.
+    for n, status in enumerate(["published"] * 4 + ["blocked", "rejected"]):
+        detail = {"blocked": {"category": "validation.attribute_missing", "missing": ["brand"],
+                              "detail": "brand is required by walmart", "hint": "Add brand to the item."},
+                  "rejected": {"category": "remote.listing_rejected", "attributes": ["item_name"],
+                               "detail": "item_name is too long"}}.get(status)  # fmt: skip
+        c.execute(
+            insert(catalog_listings).values(
+                tenant_id="acme", connection_id="acme-walmart", item_code=f"X-{n}", sku=f"X-{n}",
+                status=status, digest=f"d{n}", published_digest=f"d{n}" if status == "published" else None,
+                detail=json.dumps(detail) if detail else None, updated_at=now - n,
+            )
+        )  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -284,6 +299,9 @@ def test_operator_clears_parked_exceptions_from_the_desk(server, browser, settin
     _shot(page, "06-timeline", db)
     page.goto(f"{url}/console/tenants/acme/connections")
     _shot(page, "07-connections", db)
+    page.click("nav >> text=Catalog")
+    assert "missing brand" in page.inner_text("body") and "refused item_name" in page.inner_text("body")
+    _shot(page, "08-catalog", db)
 
     from crossdock.store.db import make_engine
 
