@@ -25,7 +25,15 @@ from crossdock.errors import PermanentError
 from crossdock.records import NewMessage
 from crossdock.store import messages as store
 from crossdock.store import users as accounts
-from crossdock.store.tables import catalog_listings, connections, lineage, messages, orders, tenants, throttles
+from crossdock.store.tables import (
+    catalog_listings,
+    connections,
+    lineage,
+    messages,
+    orders,
+    tenants,
+    throttles,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
