@@ -329,6 +329,7 @@ def run(
                 "workers": workers,
                 "webhook_concurrency": WEBHOOK_CONCURRENCY,
                 "wms_delay": SandboxSettings.wms_delay,
+                "shopify_plan": SandboxSettings.shopify_plan,
             }
             if scenario == "burst":
                 params["orders"] = orders

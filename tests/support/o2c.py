@@ -72,6 +72,9 @@ class SandboxSettings:
     speed = 100.0  # Amazon's rates ×100, its 2-minute listing lag → 1.2 s
     retry_factor = 0.0005  # Shopify's webhook retries: 5 ms ... 4 s
     wms_delay = 0.3
+    # A Plus store (1,000 points/s): on Standard, ~15 points per confirmed shipment cap the
+    # tests at ~6.5 confirmations a second, which is Shopify's limit at work, not the hub's.
+    shopify_plan = "plus"
 
 
 @dataclass
@@ -167,7 +170,8 @@ class O2C:
         s = SandboxSettings
         args = ["sandbox", "--port", str(self.sandbox_port), "--hub", self.hub, "--seed", "7",
                 "--speed", str(s.speed), "--retry-factor", str(s.retry_factor), "--wms-delay", str(s.wms_delay),
-                "--short-picks", str(short_picks), "--partial-shipments", str(partial_shipments)]  # fmt: skip
+                "--short-picks", str(short_picks), "--partial-shipments", str(partial_shipments),
+                "--shopify-plan", s.shopify_plan]  # fmt: skip
         if wms_stock:
             args.append("--wms-stock")
         p = self._spawn("sandbox", args)

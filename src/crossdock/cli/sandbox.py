@@ -31,6 +31,10 @@ def sandbox(
     wms_stock: bool = typer.Option(
         False, "--wms-stock", help="The WMS keeps stock per item and location and sends inventory events."
     ),
+    shopify_plan: str = typer.Option(
+        "standard", help="The Shopify store's plan, for its GraphQL cost limit: standard (100 points/s), "
+        "advanced (200), plus (1000) or enterprise (2000).",
+    ),
 ) -> None:
     """Serve the sandbox until interrupted; `GET /_sandbox/state` shows what each system holds."""
     from aiohttp import web
@@ -38,9 +42,12 @@ def sandbox(
     from rich.table import Table
 
     from crossdock.sandbox.app import SANDBOX, create_sandbox_app
-    from crossdock.sandbox.state import SandboxConfig, WmsConfig
+    from crossdock.sandbox.state import SHOPIFY_PLANS, SandboxConfig, ShopifyStoreConfig, WmsConfig
 
+    if shopify_plan not in SHOPIFY_PLANS:
+        raise typer.BadParameter(f"one of {', '.join(SHOPIFY_PLANS)}", param_hint="--shopify-plan")
     config = SandboxConfig(
+        shopify=ShopifyStoreConfig.on_plan(shopify_plan),
         hub_url=hub,
         seed=seed,
         speed=speed,

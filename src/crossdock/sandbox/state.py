@@ -23,6 +23,11 @@ from aiohttp import web
 API_VERSION = "2026-04"
 
 
+# GraphQL Admin API restore rate per Shopify plan (points per second, shopify.dev "API rate
+# limits"); the bucket holds ten seconds of it (Standard: 1,000 points).
+SHOPIFY_PLANS = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0}
+
+
 @dataclass(frozen=True)
 class ShopifyStoreConfig:
     shop_domain: str = "crossdock-sandbox.myshopify.com"
@@ -36,6 +41,12 @@ class ShopifyStoreConfig:
     location_id: int = 73_000_000_001
     currency: str = "USD"
     initial_stock: int = 100
+
+    @classmethod
+    def on_plan(cls, plan: str) -> ShopifyStoreConfig:
+        """The store on a Shopify plan (`SHOPIFY_PLANS`): its cost bucket and restore rate."""
+        rate = SHOPIFY_PLANS[plan]
+        return cls(bucket_size=10 * rate, restore_rate=rate)
 
 
 @dataclass(frozen=True)
