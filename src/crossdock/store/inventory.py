@@ -211,8 +211,14 @@ def apply_snapshot(
     latest = {(p.item, p.location): p for p in positions}
     keys = sorted(latest)
     if sequence is None:
-        rows = [_row(tenant_id, latest[k], source, now) for k in keys]
-        _upsert_positions(conn, rows, _VALUES)
+        # Straight to driver tuples (`_POSITION_KEYS + _VALUES`): a burst sets 100,000 positions.
+        tuples = [
+            (tenant_id, p.item, p.location, str(p.on_hand), str(p.allocated), str(p.unavailable),
+             stock_journal.inbound_text(p.inbound), source, now)
+            for p in (latest[k] for k in keys)
+        ]  # fmt: skip
+        bulk.upsert(conn, inventory_positions, _POSITION_KEYS + _VALUES, tuples, keys=_POSITION_KEYS,
+                    updates=_VALUES)  # fmt: skip
         return []
     notes: list[Note] = []
     for start in range(0, len(keys), 500):
@@ -494,13 +500,10 @@ def save_channel_availability(conn: Connection, rec: ChannelAvailabilityRecord) 
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelView:
-    """What availability needs of one item on one channel: the decision state, and what the
-    channel shows once the work in flight is done (None: not known), to judge urgency."""
-
-    state: ChannelState
-    shows: Decimal | None
+# What availability needs of one item on one channel, as read in bulk: the decision state
+# (published, published_at, pending_since) and what the channel shows once the work in flight
+# is done (None: not known), to judge urgency. Plain tuples: a burst reads 200,000 of them.
+ChannelView = tuple[Decimal | None, float | None, float | None, Decimal | None]
 
 
 def channel_views(
@@ -522,25 +525,21 @@ def channel_views(
         chunk = ordered[start : start + 500]
         q = select(*columns).select_from(joined).where(a.tenant_id == tenant_id, a.item_code.in_(chunk))
         for item, cid, published, at, pending, confirmed, confirmed_seq, sent, sent_seq in conn.execute(q):
-            state = ChannelState(Decimal(published) if published is not None else None, at, pending)
             shows = will_show(confirmed, confirmed_seq, sent, sent_seq)
-            found.setdefault(item, {})[cid] = ChannelView(state, shows)
+            view = (Decimal(published) if published is not None else None, at, pending, shows)
+            found.setdefault(item, {})[cid] = view
     return found
 
 
 _AVAILABILITY_KEYS = ("tenant_id", "connection_id", "item_code")
 _AVAILABILITY_VALUES = ("computed", "computed_at", "explanation", "published", "published_at", "pending_since")
+_AVAILABILITY_COLUMNS = _AVAILABILITY_KEYS + _AVAILABILITY_VALUES
 
 
-def save_channel_availabilities(conn: Connection, recs: list[ChannelAvailabilityRecord]) -> None:
-    """`save_channel_availability` for many rows in one statement per 500."""
-    rows = [
-        (rec.tenant_id, rec.connection_id, rec.item, str(rec.computed), rec.computed_at,
-         orjson.dumps(rec.explanation).decode(), str(rec.published) if rec.published is not None else None,
-         rec.published_at, rec.pending_since)
-        for rec in recs
-    ]  # fmt: skip
-    bulk.upsert(conn, channel_availability, _AVAILABILITY_KEYS + _AVAILABILITY_VALUES, rows,
+def save_channel_availabilities(conn: Connection, rows: list[tuple]) -> None:
+    """Upsert channel-availability rows given as tuples in `_AVAILABILITY_COLUMNS` order
+    (quantities as decimal text, the explanation as JSON text), one statement per 500."""
+    bulk.upsert(conn, channel_availability, _AVAILABILITY_COLUMNS, rows,
                 keys=_AVAILABILITY_KEYS, updates=_AVAILABILITY_VALUES)  # fmt: skip
 
 

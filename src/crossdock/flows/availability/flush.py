@@ -40,6 +40,7 @@ from crossdock.store.publishing import Batch, Listing, QueuedValue, Sent
 MAX_BATCHES = 8  # batches one flush may send (each its own call or feed) before the next flush
 TIME_BUDGET_S = 3.0  # … or until it has run this long
 PACE_MAX_WAIT_S = 1.0  # a local throttle estimate up to this long is waited out in the flush
+SKIP_MAX = 5_000  # items of earlier batches a pick names to leave out (beyond: read and dropped)
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,16 @@ async def flush(msg: Message, ctx: HandlerContext) -> None:
     delay, started = settings.recheck_seconds, time.monotonic()
 
     def read(c) -> Plan:
-        want = size + len(taken)
+        # Items taken by earlier batches are still queued until this flush commits: the
+        # database skips them while they are few enough to name, else they are read past.
+        skip = taken if len(taken) <= SKIP_MAX else ()
+        want = size + len(taken) - len(skip)
         if store.burst_in_flight(c, tenant, connection, now):
             rows = store.pick_in_burst(
-                c, tenant, connection, want, quiet=quiet, linger=linger, urgent=URGENT_RANK
+                c, tenant, connection, want, quiet=quiet, linger=linger, urgent=URGENT_RANK, skip=skip
             )
         else:
-            rows = store.pick(c, tenant, connection, want)
+            rows = store.pick(c, tenant, connection, want, skip=skip)
         rows = [r for r in rows if r.item not in taken][:size]
         return Plan(rows, store.read_listings(c, tenant, connection, [r.item for r in rows]))
 
@@ -136,8 +140,8 @@ async def _record(ctx: HandlerContext, connection: str, batch_ref: str, entries:
 
     def write(c) -> None:
         store.drop_queued(c, tenant, connection, refused)
-        store.mark_sent(c, tenant, connection, outcome.accepted + in_flight, now)
-        store.mark_confirmed(c, tenant, connection, outcome.accepted, now)
+        store.mark_sent(c, tenant, connection, in_flight, now)
+        store.mark_accepted(c, tenant, connection, outcome.accepted, now)
         if pending is not None:
             store.save_batch(c, tenant, pending)
 

@@ -3,7 +3,8 @@
 An `inventory.changed` names one item (`{"item"}`) or several (`{"items"}`: the items of
 one stock report that share an ordering bucket, see `stock.changed`); they are read,
 computed and written together, so a burst of 100,000 changed items costs a few thousand
-messages, not 100,000.
+messages, not 100,000. Items of the message with the same stock share one computation
+(`evaluations`), and rows go to the database as tuples, without a record per row.
 
 The computed quantity and its explanation are stored for every channel (the API reads
 them). When the decision says so (decreases at once, increases after the rule's
@@ -19,8 +20,8 @@ only re-enters the item's order."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from crossdock.domain.availability import compute
 from crossdock.domain.availability_rules import (
     RANK,
     ZERO,
@@ -32,15 +33,15 @@ from crossdock.domain.availability_rules import (
 )
 from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.inventory import kinds
+from crossdock.flows.inventory.evaluations import Evaluations
 from crossdock.flows.inventory.stock import changed, malformed
 from crossdock.records import Message
 from crossdock.store import inventory as store
 from crossdock.store import publishing
-from crossdock.store.inventory import ChannelAvailabilityRecord, ChannelView
+from crossdock.store.inventory import ChannelView
 from crossdock.store.messages import SEQ
-from crossdock.store.publishing import QueuedValue
 
-NOT_SEEN = ChannelState()
+NOT_SEEN: ChannelView = (None, None, None, None)
 
 
 async def item_changed(msg: Message, ctx: HandlerContext) -> None:
@@ -59,35 +60,36 @@ async def item_changed(msg: Message, ctx: HandlerContext) -> None:
     by_item: dict[str, list] = {}
     for p in positions:
         by_item.setdefault(p.item, []).append(p)
-    today = datetime.fromtimestamp(now, UTC)
+    evaluate = Evaluations(datetime.fromtimestamp(now, UTC))
     position = SEQ.next(after=msg.seq)  # the outbox's latest-wins clock
-    recs: list[ChannelAvailabilityRecord] = []
-    outbox: dict[str, list[QueuedValue]] = {}
+    # Rows as driver tuples, not records: a burst of 100,000 items makes 200,000 of them.
+    rows: list[tuple] = []
+    outbox: dict[str, list[tuple]] = {}
     for item in items:
         held = by_item.get(item, [])
         locations = {p.location for p in held}
         known = views.get(item, {})
-        for rule in rules:
+        for rule_no, rule in enumerate(rules):
             view = known.get(rule.connection_id)
             if view is None and not (held and rule.feeds_from(locations)):
                 continue  # the channel never listed the item and none of its locations holds it
-            result = compute(item, held, reserved.get(item, ZERO), rule, today)
-            state = view.state if view is not None else NOT_SEEN
-            decision = decide(result.quantity, state, rule, now)
-            published, at = (
-                (decision.quantity, now) if decision.publish else (state.published, state.published_at)
-            )
-            recs.append(ChannelAvailabilityRecord(tenant, rule.connection_id, item, result.quantity, now,
-                                                  result.to_plain(), published, at, decision.pending_since))  # fmt: skip
-            _follow_up(ctx, rule, item, state, view, decision, position, outbox)
+            quantity, explanation = evaluate(rule_no, rule, item, held, reserved.get(item, ZERO))
+            published, at, pending, shows = view if view is not None else NOT_SEEN
+            state = ChannelState(published, at, pending)
+            decision = decide(quantity, state, rule, now)
+            if decision.publish:
+                published, at = decision.quantity, now
+            rows.append((tenant, rule.connection_id, item, str(quantity), now, explanation,
+                         None if published is None else str(published), at, decision.pending_since))  # fmt: skip
+            _follow_up(ctx, rule, item, state, shows, decision, position, outbox)
 
     def write(c) -> None:
-        store.save_channel_availabilities(c, recs)
+        store.save_channel_availabilities(c, rows)
         for connection_id, values in outbox.items():
-            publishing.queue_values(c, tenant, connection_id, values, now)
+            publishing.queue_rows(c, tenant, connection_id, values, now)
             publishing.request_flush(c, tenant, connection_id, now)
 
-    if recs:
+    if rows:
         ctx.stage(write)
 
 
@@ -96,16 +98,17 @@ def _follow_up(
     rule: ChannelRule,
     item: str,
     state: ChannelState,
-    view: ChannelView | None,
+    shows: Decimal | None,
     decision: Decision,
     position: int,
-    outbox: dict[str, list[QueuedValue]],
+    outbox: dict[str, list[tuple]],
 ) -> None:
+    """Queue a published value for the channel (urgency judged against what it shows), or
+    schedule a look at a held increase once it may be due."""
     if decision.publish and decision.urgency is not None:
-        shows = view.shows if view is not None else None
         urgency = urgency_against(decision.quantity, shows, decision.urgency.value).value
         outbox.setdefault(rule.connection_id, []).append(
-            QueuedValue(item, decision.quantity, urgency, RANK[urgency], position)
+            (item, str(decision.quantity), urgency, RANK[urgency], position)
         )
     elif decision.due_at is not None and state.pending_since is None:
         ctx.emit(

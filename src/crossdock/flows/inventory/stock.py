@@ -190,6 +190,8 @@ def quantity(value: Any) -> Decimal:
 
 
 def _inbound(entries: Any) -> tuple[Inbound, ...]:
+    if not entries:
+        return ()  # most positions expect nothing: no generator per position of a burst
     return tuple(Inbound(quantity(i["quantity"]), date.fromisoformat(i["expected"])) for i in entries or ())
 
 
