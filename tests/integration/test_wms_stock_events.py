@@ -199,6 +199,23 @@ def test_the_record_of_shipped_entries_goes_with_the_hold(hub):
         assert c.execute(select(reservation_shipments)).all() == []
 
 
+def test_the_record_of_shipped_entries_goes_when_the_erp_takes_over_the_hold(hub):
+    from crossdock.domain.availability import ReservationState, settle
+    from crossdock.store.tables import reservation_shipments
+
+    with hub.engine.begin() as c:
+        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(4))], 1.0, within_stock=False)
+    deliver(hub, "m0", snap(6, 18))
+    deliver(hub, "m1", moved(7, -2, reason="shipment", order_reference="shopify:1"))
+    with hub.engine.begin() as c:
+        assert len(c.execute(select(reservation_shipments)).all()) == 1
+        converted = settle(store.read_reservations(c, "acme", "shopify:1"), None, ReservationState.CONVERTED)
+        store.save_reservations(c, "acme", converted, 2.0)
+    assert held(hub) == [(0, "converted")]
+    with hub.engine.connect() as c:
+        assert c.execute(select(reservation_shipments)).all() == []
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, "12a", True, 2**63, [3]])
 def test_a_malformed_sequence_parks_the_report(hub, bad):
     deliver(hub, "m1", moved(bad, 5))

@@ -291,7 +291,10 @@ def read_reservations(conn: Connection, tenant_id: str, order_ref: str) -> list[
 
 
 def save_reservations(conn: Connection, tenant_id: str, rows: Iterable[Reservation], now: float) -> None:
+    """Write these reservation rows; a hold that ends (released, converted, consumed) takes
+    its record of shipment entries with it (`consume_shipped`): nothing is left to end twice."""
     t = inventory_reservations
+    ended: dict[str, list[str]] = {}
     for r in rows:
         key = (t.c.tenant_id == tenant_id, t.c.order_ref == r.order_ref, t.c.item_code == r.item)
         values = {"quantity": str(r.quantity), "state": r.state.value, "updated_at": now}
@@ -299,6 +302,13 @@ def save_reservations(conn: Connection, tenant_id: str, rows: Iterable[Reservati
             conn.execute(
                 insert(t).values(tenant_id=tenant_id, order_ref=r.order_ref, item_code=r.item, **values)
             )
+        if r.state is not ReservationState.RESERVED:
+            ended.setdefault(r.order_ref, []).append(r.item)
+    s = reservation_shipments.c
+    for order_ref, items in ended.items():
+        conn.execute(
+            delete(reservation_shipments).where(s.tenant_id == tenant_id, s.order_ref == order_ref, s.item_code.in_(items))
+        )
 
 
 def reserve_order(
@@ -372,7 +382,7 @@ def consume_shipped(
     """`consume_order` for shipment entries, each sequenced entry at most once: it is recorded
     (`reservation_shipments`) as it ends part of the hold, and an entry recorded already
     (delivered again, under another webhook id or after a snapshot counted it) ends nothing.
-    The records of an item go once the order holds none of it: nothing is left to end twice."""
+    The records of an item go once the order's hold on it ends (`save_reservations`)."""
     t = reservation_shipments
     lines = []
     for s in shipped:
@@ -384,10 +394,7 @@ def consume_shipped(
             if conn.execute(stmt.returning(t.c.sequence)).first() is None:
                 continue  # this entry ended its part of the hold already
         lines.append((s.item, s.quantity))
-    consume_order(conn, tenant_id, order_ref, lines, now)
-    done = [r.item for r in read_reservations(conn, tenant_id, order_ref) if r.state is not ReservationState.RESERVED]
-    if done:
-        conn.execute(delete(t).where(t.c.tenant_id == tenant_id, t.c.order_ref == order_ref, t.c.item_code.in_(done)))
+    consume_order(conn, tenant_id, order_ref, lines, now)  # a hold that ends drops its records
 
 
 def _reserved_by_others(
