@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crossdock.configuration.catalog import CatalogSection
 from crossdock.errors import Owner, PermanentError, TransientError
 from crossdock.records import ExceptionStatus, NewMessage
 from crossdock.store import messages as message_store
+from crossdock.store.db import insert_into
 from crossdock.store.schedules import upsert_schedule
 from crossdock.store.tables import (
     catalog_items,
@@ -150,7 +150,6 @@ def save_items(
     """Insert or replace item master records: (code, record as JSON text, digest)."""
     if not records:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     rows = [
         {
             "tenant_id": tenant_id,
@@ -162,7 +161,7 @@ def save_items(
         }
         for code, text, dg in records
     ]
-    stmt = dialect.insert(catalog_items)
+    stmt = insert_into(conn, catalog_items)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["tenant_id", "item_code"],
@@ -249,9 +248,8 @@ def put_listing(
     c = catalog_listings.c
     values["updated_at"] = now
     if expect is None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         row = {"tenant_id": tenant_id, "connection_id": connection_id, "item_code": item_code, **values}
-        stmt = dialect.insert(catalog_listings).values(**row).on_conflict_do_nothing()
+        stmt = insert_into(conn, catalog_listings).values(**row).on_conflict_do_nothing()
         if conn.execute(stmt.returning(c.item_code)).first() is None:
             raise StaleListing(f"listing of {item_code} on {connection_id} was written meanwhile")
         return

@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crossdock.configuration.loader import ConfigError, ConfigErrors
 from crossdock.configuration.schema import ConnectionBase, CrossdockConfig, Tenant, dump
@@ -28,6 +27,7 @@ from crossdock.configuration.secrets import SecretBox, SecretError, map_tokens
 from crossdock.connectors.kinds import CONFIG_MODELS
 from crossdock.store import audit
 from crossdock.store.catalog import ensure_catalog_schedule
+from crossdock.store.db import insert_into
 from crossdock.store.drift import ensure_reconciliation
 from crossdock.store.mappings import apply_sections
 from crossdock.store.pricing import ensure_price_polling
@@ -282,8 +282,7 @@ def load_connection(engine: Engine, connection_id: str) -> StoredConnection | No
 
 
 def _upsert(conn: Connection, table, values: dict[str, Any], keys: list[str], update: list[str]) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values)
+    stmt = insert_into(conn, table).values(**values)
     conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update}))
 
 

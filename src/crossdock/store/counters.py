@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from crossdock.store.db import insert_into
 from crossdock.store.tables import counters
 
 
 def bump_counter(conn: Connection, tenant_id: str, name: str, by: int = 1) -> None:
     """Add to a counter, created at zero on first use."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(counters).values(tenant_id=tenant_id, name=name, value=by)
+    stmt = insert_into(conn, counters).values(tenant_id=tenant_id, name=name, value=by)
     conn.execute(
         stmt.on_conflict_do_update(index_elements=["tenant_id", "name"], set_={"value": counters.c.value + by})
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from crossdock.store.db import insert_into
 from crossdock.store.tables import cursors
 
 
@@ -18,8 +18,7 @@ def get_cursor(conn: Connection, tenant_id: str, connection_id: str, name: str) 
 
 
 def put_cursor(conn: Connection, tenant_id: str, connection_id: str, name: str, value: str, now: float) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(cursors).values(
+    stmt = insert_into(conn, cursors).values(
         tenant_id=tenant_id, connection_id=connection_id, name=name, value=value, updated_at=now
     )
     conn.execute(

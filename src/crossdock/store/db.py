@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 
@@ -18,6 +19,12 @@ def normalize_url(url: str) -> str:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def insert_into(conn: Connection, table: Table):
+    """An INSERT for the connection's dialect, with its `on_conflict_do_*` clauses (SQLite and
+    PostgreSQL spell them alike)."""
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:

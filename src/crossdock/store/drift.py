@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, exists, func, literal_column, select, update
 
-from crossdock.store.publishing import RECONCILE_KIND, Listing, _dialect, _listing
+from crossdock.store.db import insert_into
+from crossdock.store.publishing import RECONCILE_KIND, Listing, _listing
 from crossdock.store.schedules import upsert_schedule
 from crossdock.store.tables import channel_availability, channel_listings, drift_reports, publish_queue
 
@@ -83,7 +84,7 @@ def record_observations(
     """What the channel shows becomes the confirmed figure (what a compare-and-set compares with)."""
     if not seen:
         return
-    stmt = _dialect(conn).insert(channel_listings)
+    stmt = insert_into(conn, channel_listings)
     columns = ["observed", "observed_at", "confirmed", "confirmed_at", "drift_since", "remote_ref"]
     set_ = {k: stmt.excluded[k] for k in columns}
     set_["remote_ref"] = func.coalesce(stmt.excluded.remote_ref, channel_listings.c.remote_ref)
@@ -163,7 +164,7 @@ class DriftReport:
 
 
 def start_report(conn: Connection, tenant_id: str, run_id: str, connection_id: str, now: float) -> None:
-    stmt = _dialect(conn).insert(drift_reports).values(
+    stmt = insert_into(conn, drift_reports).values(
         tenant_id=tenant_id, run_id=run_id, connection_id=connection_id, state="running", started_at=now,
         items_checked=0, items_drifted=0, items_missing=0, total_abs_diff="0", max_abs_diff="0", sample="[]",
     )  # fmt: skip

@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, delete, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crossdock.configuration.availability import AvailabilitySection
 from crossdock.domain import stock_ledger
@@ -36,6 +35,7 @@ from crossdock.domain.availability_rules import ZERO, ChannelRule, ChannelState
 from crossdock.domain.stock_ledger import Ledger, Note
 from crossdock.errors import PermanentError
 from crossdock.store import bulk, stock_journal
+from crossdock.store.db import insert_into
 from crossdock.store.publishing import will_show
 from crossdock.store.tables import (
     channel_availability,
@@ -389,8 +389,7 @@ def consume_shipped(
         if s.sequence is not None:
             row = {"tenant_id": tenant_id, "order_ref": order_ref, "item_code": s.item, "source": source or "",
                    "location": s.location, "sequence": s.sequence, "applied_at": now}  # fmt: skip
-            insert_into = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            stmt = insert_into(t).values(**row).on_conflict_do_nothing()
+            stmt = insert_into(conn, t).values(**row).on_conflict_do_nothing()
             if conn.execute(stmt.returning(t.c.sequence)).first() is None:
                 continue  # this entry ended its part of the hold already
         lines.append((s.item, s.quantity))

@@ -17,12 +17,11 @@ from decimal import Decimal
 
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, literal_column, select, text, update
-from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects import sqlite as sq
 
 from crossdock.records import NewMessage, Status
 from crossdock.store import bulk
 from crossdock.store import messages as message_store
+from crossdock.store.db import insert_into
 from crossdock.store.tables import (
     OPEN_CONDITION,
     channel_availability,
@@ -41,10 +40,6 @@ ITEM_KIND = "availability.item"
 RECONCILE_KIND = "availability.reconcile"
 BURST_STREAM = "inventory"  # stock and reservation work still in flight means a burst
 _CHUNK = 500
-
-
-def _dialect(conn: Connection):
-    return pg if conn.dialect.name == "postgresql" else sq
 
 
 def _chunks(values: list, n: int = _CHUNK) -> Iterable[list]:
@@ -233,7 +228,7 @@ def request_flush(
     if due is None:
         row = {"tenant_id": tenant_id, "connection_id": connection_id, "flush_due": True, "generation": 1,
                "updated_at": now}  # fmt: skip
-        stmt = _dialect(conn).insert(publish_channels).values(**row).on_conflict_do_nothing()
+        stmt = insert_into(conn, publish_channels).values(**row).on_conflict_do_nothing()
         if conn.execute(stmt.returning(c.generation)).first() is None:  # inserted meanwhile by another
             due = conn.execute(locked).scalar_one()
     if due is False:
