@@ -5,6 +5,7 @@ count and quantity is read from the sandbox's own state."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -180,3 +181,33 @@ async def test_publishing_resumes_after_an_operator_resolves_a_parked_flush(rig)
     await rig.run()
     state = rig.state()
     assert (shown(state, 0), shown(state, 1)) == (41, 42) and open_exceptions(rig) == []
+
+
+@pytest.fixture
+async def slow_feeds(settings):
+    feeds = AmazonListingsConfig(feed_processing_s=2.0)  # real seconds: the patch comes first
+    rig = await start(settings, SandboxConfig(catalog_size=50, amazon_feeds=feeds), AMAZON_ONLY)
+    yield rig
+    await stop(rig)
+
+
+async def test_a_feed_processed_after_a_newer_patch_is_followed_by_that_patch_again(slow_feeds):
+    """Amazon applies a feed when it gets to it: a listing patched to 0 while an older feed
+    with 2 waited shows 2 once that feed is processed. When the feed's report comes back,
+    the newer value goes again."""
+    rig = slow_feeds
+    rig.stock([(sku(3), 2), (sku(4), 8)], per_message=2)
+    await rig.run(until=rig.clock.now + 30)  # the feed is submitted, its report not read
+    rig.stock([(sku(3), 0)])
+    await rig.run(until=rig.clock.now + 30)  # sold out: patched at once
+    listings = rig.state()["amazon_feeds"]
+    assert listings["listings"][sku(3)] == 0 and len(listings["feeds"]) == 1
+
+    await asyncio.sleep(2.2)  # Amazon processes the older feed
+    assert rig.state()["amazon_feeds"]["listings"][sku(3)] == 2
+
+    await rig.run()  # the report is read: the overtaken patch goes again
+    listings = rig.state()["amazon_feeds"]
+    assert (listings["listings"][sku(3)], listings["listings"][sku(4)]) == (0, 8)
+    assert [p["sku"] for p in listings["listings_patches"]] == [sku(3), sku(3)]
+    assert len(listings["feeds"]) == 1 and open_exceptions(rig) == []

@@ -410,6 +410,30 @@ def mark_refused(conn: Connection, tenant_id: str, connection_id: str, refused: 
         conn.execute(update(channel_listings).where(*key, t.sent_seq == s.seq).values(**values))
 
 
+def overtaken(conn: Connection, tenant_id: str, connection_id: str, done: list[Sent]) -> list[tuple[Sent, Listing]]:
+    """Values a channel reports processed (a feed) after a newer value of the same item was
+    confirmed (patched at once while the feed waited), with that item's listing: the channel
+    may have applied the older value last. Items with a newer value still in flight are left
+    to it. The listing rows are locked (PostgreSQL) so no flush confirms another value before
+    the caller queues the newer one again."""
+    if not done:
+        return []
+    t = channel_listings.c
+    found: list[tuple[Sent, Listing]] = []
+    by_item = {s.item: s for s in done}
+    for chunk in _chunks(sorted(by_item)):
+        q = select(channel_listings).where(
+            t.tenant_id == tenant_id, t.connection_id == connection_id, t.item_code.in_(chunk),
+            t.confirmed_seq.is_not(None),
+        )  # fmt: skip
+        for row in conn.execute(q.with_for_update()):
+            listing, value = _listing(row), by_item[row.item_code]
+            newer = listing.confirmed_seq is not None and listing.confirmed_seq > value.seq
+            if newer and not listing.in_flight and listing.confirmed != value.quantity:
+                found.append((value, listing))
+    return found
+
+
 def forget_remote_refs(conn: Connection, tenant_id: str, connection_id: str, items: Iterable[str]) -> None:
     t = channel_listings.c
     for chunk in _chunks(sorted(set(items))):

@@ -1,9 +1,16 @@
 """`availability.check`: has the channel processed a submitted feed? Not yet: ask again
 after `check_every_seconds`. Processed: its accepted values are confirmed, and each
-refused item becomes an exception of its own."""
+refused item becomes an exception of its own.
+
+A channel applies a feed when it gets to it, so a value patched at once while an older
+feed waited (Amazon: a listing going to zero) can be overwritten by that feed. When the
+feed's report comes back and a newer value was confirmed meanwhile, the newer value is
+queued again, compared against nothing: one extra call, instead of a listing showing
+stock that is gone until reconciliation finds it."""
 
 from __future__ import annotations
 
+from crossdock.domain.availability_rules import RANK, urgency_against
 from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.availability import kinds
 from crossdock.flows.availability.common import connection_of, malformed, settings_of
@@ -11,7 +18,7 @@ from crossdock.flows.availability.connect import publisher
 from crossdock.flows.availability.outcome import Entry, report_failures, requeue_stale, sort_result
 from crossdock.records import Message
 from crossdock.store import publishing as store
-from crossdock.store.publishing import Sent
+from crossdock.store.publishing import Listing, QueuedValue, Sent
 
 
 async def check(msg: Message, ctx: HandlerContext) -> None:
@@ -44,7 +51,21 @@ async def check(msg: Message, ctx: HandlerContext) -> None:
         store.mark_confirmed(c, tenant, connection, outcome.accepted, now)
         store.mark_refused(c, tenant, connection, refused, now)
         store.checked_batch(c, tenant, batch.batch_ref, now, done=True)
+        send_again(c, tenant, connection, store.overtaken(c, tenant, connection, outcome.accepted), now)
 
     ctx.stage(write)
     await report_failures(ctx, connection, outcome.failed)
     requeue_stale(ctx, connection, outcome.stale)
+
+
+def send_again(c, tenant: str, connection: str, overtaken: list[tuple[Sent, Listing]], now: float) -> None:
+    if not overtaken:
+        return
+    values = []
+    for older, listing in overtaken:
+        assert listing.confirmed is not None and listing.confirmed_seq is not None  # see `store.overtaken`
+        urgency = urgency_against(listing.confirmed, older.quantity).value
+        values.append(QueuedValue(listing.item, listing.confirmed, urgency, RANK[urgency], listing.confirmed_seq))
+    store.forget_confirmed(c, tenant, connection, [v.item for v in values])
+    store.queue_values(c, tenant, connection, values, now)
+    store.request_flush(c, tenant, connection, now)
