@@ -17,6 +17,8 @@ from crossdock.connectors.shopify.config import ShopifyConfig
 from crossdock.connectors.shopify.inventory import ShopifyInventoryPublisher
 from crossdock.connectors.walmart.config import WalmartConfig
 from crossdock.connectors.walmart.inventory import WINDOW_KEY, WalmartInventoryPublisher
+from crossdock.engine.database import Database
+from crossdock.engine.quotas import DatabaseQuota
 from crossdock.errors import ThrottledError
 from crossdock.records import LineageRecord
 from crossdock.sandbox.app import create_sandbox_app
@@ -26,6 +28,7 @@ from crossdock.sandbox.state import (
     ShopifyStoreConfig,
     WalmartSellerConfig,
 )
+from crossdock.store.db import make_engine
 
 LOCATION = 73_000_000_001
 
@@ -264,7 +267,40 @@ async def test_walmart_ten_inventory_feeds_per_hour(walmart, session):
     other = WalmartInventoryPublisher(publisher.config, ConnectorContext("walmart-1", "t", session, lambda r: None, {}, clock))
     with pytest.raises(ThrottledError) as refused:  # another process, same seller: Walmart answers 429
         await other.publish([StockUpdate("I", sku(1), 11, None, "k")])
-    assert not refused.value.local and len(other.ctx.cache[WINDOW_KEY]) == 0  # no feed, slot given back
+    assert not refused.value.local and len(other.ctx.cache[f"quota.{WINDOW_KEY}"]) == 0  # no feed, slot given back
     assert len((await state(session, server))["walmart"]["feeds"]) == 10
     clock.advance(3601)
     assert (await publisher.publish([StockUpdate("I", sku(1), 11, None, "k")])).pending
+
+
+async def test_walmart_feed_quota_is_shared_by_every_worker_process(walmart, session, db_url):
+    """Two worker processes (each its own database pool and connector cache) publishing to one
+    Walmart seller: ten feeds an hour between them. The eleventh is refused by the hub's shared
+    count, never by Walmart (whose 429 would pause the connection for everyone)."""
+    server, clock, publisher = walmart
+    databases = [Database(make_engine(db_url)) for _ in range(2)]
+    try:
+        workers = [
+            WalmartInventoryPublisher(publisher.config, ConnectorContext(
+                "walmart-1", "t", session, lambda r: None, {}, clock, quota=DatabaseQuota(db, "t", "walmart-1")))
+            for db in databases
+        ]  # fmt: skip
+        for n in range(10):
+            assert (await workers[n % 2].publish([StockUpdate("I", sku(1), n, None, "k")])).pending
+        for worker in workers:
+            with pytest.raises(ThrottledError) as counted:
+                await worker.publish([StockUpdate("I", sku(1), 11, None, "k")])
+            assert counted.value.local and 3599 < counted.value.retry_after <= 3600
+        assert len((await state(session, server))["walmart"]["feeds"]) == 10
+
+        clock.advance(3601)  # the hour is over: ten more, whoever takes them
+        slots = [await workers[n % 2].reserve_slot() for n in range(10)]
+        with pytest.raises(ThrottledError):
+            await workers[0].reserve_slot()
+        await slots[3].give_back()  # a feed never created: its slot counts no more
+        assert (await workers[0].publish([StockUpdate("I", sku(1), 12, None, "k")])).pending
+        assert len((await state(session, server))["walmart"]["feeds"]) == 11
+    finally:
+        for db in databases:
+            db.close()
+            db.engine.dispose()

@@ -20,14 +20,12 @@ per `publish` and refuse more than `max_batch` (ValueError: the caller groups).
 
 from __future__ import annotations
 
-import contextlib
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import orjson
 
-from crossdock.errors import PermanentError, ThrottledError
+from crossdock.errors import PermanentError
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,44 +119,3 @@ def check_batch(updates: list[StockUpdate], max_batch: int, channel: str) -> Non
 
 def failures(updates: list[StockUpdate], failure: ItemFailure) -> dict[str, ItemFailure]:
     return {u.key: failure for u in updates}
-
-
-class FeedWindow:
-    """A channel's feed submissions per sliding window (Amazon: 5 listings feeds per 5
-    minutes, Walmart: 10 inventory feeds an hour), counted by this process before anything
-    is sent. A full window raises a *local* ThrottledError: nothing reached the channel, so
-    its connection (order polls, confirmations) is not paused for everyone."""
-
-    def __init__(self, cache: dict, key: str, clock) -> None:
-        self.stamps: deque[float] = cache.setdefault(key, deque())
-        self.clock = clock
-
-    def take(self, most: int, span: float, what: str) -> FeedSlot:
-        now = self.clock()
-        while self.stamps and self.stamps[0] <= now - span:
-            self.stamps.popleft()
-        if len(self.stamps) >= most:
-            raise ThrottledError(self.stamps[0] + span - now, f"{what}: {most} per {span:g} s used", local=True)
-        self.stamps.append(now)
-        return FeedSlot(self.stamps, now)
-
-
-@dataclass
-class FeedSlot:
-    """One submission taken from a FeedWindow. `give_back` returns it when the feed was
-    never created (refused before or at its creation), so a publish that is retried does
-    not spend a second slot on the same feed; once the creation was asked for and the
-    answer is lost, the slot stays spent (the feed may exist)."""
-
-    stamps: deque[float]
-    stamp: float
-    settled: bool = False
-
-    def give_back(self) -> None:
-        if not self.settled:
-            self.settled = True
-            with contextlib.suppress(ValueError):  # already aged out of the window
-                self.stamps.remove(self.stamp)
-
-    def keep(self) -> None:
-        self.settled = True

@@ -30,6 +30,8 @@ class ConnectorContext:
     # Wraps every single request to the system: the connection's shared rate, concurrency and
     # pause (the flow passes the engine's throttle; a bare context, as in tests, waits for nothing).
     permit: Callable[[], AbstractAsyncContextManager[None]] = nullcontext
+    # Sliding-window submission quotas (`connectors.quota`); None: counted in the process.
+    quota: Any = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from crossdock.engine.quotas import DatabaseQuota
 from crossdock.engine.retry import DEFAULT_POLICY, RetryPolicy
 from crossdock.records import LineageRecord, Message, NewMessage
 from crossdock.store.messages import SEQ
@@ -107,6 +108,10 @@ class HandlerContext:
         async with self._throttles.permit(self.message.tenant_id, connection_id, under_way=under_way):
             self._permitted.add(connection_id)
             yield
+
+    def quota(self, connection_id: str) -> DatabaseQuota:
+        """The connection's sliding-window quotas (feeds per window), shared by every process."""
+        return DatabaseQuota(self._database, self.message.tenant_id, connection_id)
 
     async def pause(self, connection_id: str, seconds: float) -> None:
         """Hold every worker's calls to this connection for `seconds` (after a 429)."""

@@ -235,6 +235,20 @@ throttle_slots = Table(
     PrimaryKeyConstraint("tenant_id", "connection_id", "slot"),
 )
 
+# Submissions counted against a connection's sliding-window quota (Amazon: 5 listings feeds
+# per 5 minutes; Walmart: 10 inventory feeds an hour), one row per submission, shared by every
+# worker process; rows older than the window are deleted when the quota is next taken.
+quota_stamps = Table(
+    "quota_stamps",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("quota", String(100), nullable=False),
+    Column("holder", String(64), nullable=False),
+    Column("taken_at", Float, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "connection_id", "quota", "holder"),
+)
+
 schedules = Table(
     "schedules",
     metadata,

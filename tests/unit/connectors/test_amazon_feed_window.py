@@ -16,7 +16,7 @@ BASE = {"endpoint": "https://sellingpartnerapi-na.amazon.com", "client_id": "c",
 
 
 def feeds(now: list[float], **window) -> ListingsFeeds:
-    ctx = SimpleNamespace(cache={}, clock=lambda: now[0])
+    ctx = SimpleNamespace(cache={}, clock=lambda: now[0], quota=None)
     return ListingsFeeds(SimpleNamespace(config=AmazonConfig(**BASE, **window), ctx=ctx))
 
 
@@ -24,24 +24,24 @@ def test_five_feeds_per_five_minutes_by_default():
     now = [1000.0]
     f = feeds(now)
     for _ in range(5):
-        f.reserve_slot()
+        asyncio.run(f.reserve_slot())
     with pytest.raises(ThrottledError) as refused:
-        f.reserve_slot()
+        asyncio.run(f.reserve_slot())
     assert refused.value.retry_after == pytest.approx(300.0) and refused.value.local
     now[0] += 300.0  # the first slot leaves the window
-    f.reserve_slot()
+    asyncio.run(f.reserve_slot())
 
 
 def test_a_faster_clock_configures_a_shorter_window():
     now = [1000.0]
     f = feeds(now, listings_feeds_per_window=2, listings_feed_window_seconds=3.0)
-    f.reserve_slot()
-    f.reserve_slot()
+    asyncio.run(f.reserve_slot())
+    asyncio.run(f.reserve_slot())
     with pytest.raises(ThrottledError) as refused:
-        f.reserve_slot()
+        asyncio.run(f.reserve_slot())
     assert refused.value.retry_after == pytest.approx(3.0)
     now[0] += 3.0
-    f.reserve_slot()
+    asyncio.run(f.reserve_slot())
 
 
 # -- a publish that fails before its feed exists gives its slot back ---------------------------
@@ -61,7 +61,7 @@ class Scripted:
 
 
 def scripted(script: dict) -> ListingsFeeds:
-    ctx = SimpleNamespace(cache={}, clock=lambda: 1000.0)
+    ctx = SimpleNamespace(cache={}, clock=lambda: 1000.0, quota=None)
     f = ListingsFeeds(Scripted(ctx, script))
 
     async def transfer(method, url, data):
@@ -71,6 +71,7 @@ def scripted(script: dict) -> ListingsFeeds:
     return f
 
 
+STAMPS = f"quota.{WINDOW_KEY}"  # the process's own count (a bare context has no shared quota)
 DOC = {"feedDocumentId": "d1", "url": "https://s3.example/put"}
 
 
@@ -87,14 +88,14 @@ def test_a_feed_never_created_gives_its_slot_back(script):
     f = scripted(script)
     with pytest.raises((ThrottledError, TransientError)):
         asyncio.run(f.submit({"messages": []}, ["ATVPDKIKX0DER"]))
-    assert len(f.ctx.cache[WINDOW_KEY]) == 0
+    assert len(f.ctx.cache[STAMPS]) == 0
     f.client.script = {"createFeedDocument": DOC, "createFeed": {"feedId": "F1"}}
     assert asyncio.run(f.submit({"messages": []}, ["ATVPDKIKX0DER"])) == "F1"
-    assert len(f.ctx.cache[WINDOW_KEY]) == 1  # one feed, one slot
+    assert len(f.ctx.cache[STAMPS]) == 1  # one feed, one slot
 
 
 def test_a_feed_whose_creation_answer_is_lost_keeps_its_slot():
     f = scripted({"createFeedDocument": DOC, "createFeed": TransientError("timed out", ambiguous=True)})
     with pytest.raises(TransientError):
         asyncio.run(f.submit({"messages": []}, ["ATVPDKIKX0DER"]))
-    assert len(f.ctx.cache[WINDOW_KEY]) == 1  # Amazon may have created it: the slot stays spent
+    assert len(f.ctx.cache[STAMPS]) == 1  # Amazon may have created it: the slot stays spent

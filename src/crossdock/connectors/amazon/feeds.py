@@ -37,8 +37,6 @@ from crossdock.connectors.amazon.listings import (
 )
 from crossdock.connectors.http.client import LINEAGE_LIMIT
 from crossdock.connectors.inventory_publishing import (
-    FeedSlot,
-    FeedWindow,
     ItemFailure,
     PendingFeed,
     PublishResult,
@@ -46,6 +44,7 @@ from crossdock.connectors.inventory_publishing import (
     check_batch,
     failures,
 )
+from crossdock.connectors.quota import QuotaSlot, quota_of
 from crossdock.connectors.registry import ConnectorContext
 from crossdock.errors import PermanentError, ThrottledError, TransientError
 from crossdock.records import LineageRecord
@@ -74,18 +73,18 @@ class ListingsFeeds:
         for operation, (rate, burst) in USAGE_PLANS.items():
             buckets.setdefault(operation, Bucket(rate, burst, burst, self.ctx.clock()))
 
-    def reserve_slot(self) -> FeedSlot:
-        """Take one of the feed submissions of the window (Amazon: 5 per 5 minutes), or raise
-        a local ThrottledError."""
+    async def reserve_slot(self) -> QuotaSlot:
+        """Take one of the feed submissions of the window (Amazon: 5 per 5 minutes, for every
+        worker process together), or raise a local ThrottledError."""
         config = self.client.config
-        window = FeedWindow(self.ctx.cache, WINDOW_KEY, self.ctx.clock)
-        return window.take(config.listings_feeds_per_window, config.listings_feed_window_seconds, FEED_TYPE)
+        most, span = config.listings_feeds_per_window, config.listings_feed_window_seconds
+        return await quota_of(self.ctx).take(WINDOW_KEY, most, span, FEED_TYPE, self.ctx.clock())
 
-    async def submit(self, document: dict[str, Any], marketplace_ids: list[str], slot: FeedSlot | None = None) -> str:
+    async def submit(self, document: dict[str, Any], marketplace_ids: list[str], slot: QuotaSlot | None = None) -> str:
         """Upload a feed document and create the feed, in `slot` (else one taken now); answers
         the feed id. The slot is given back if the feed was not created: a failure before
         createFeed, or createFeed refused (throttled, nothing created)."""
-        slot = slot or self.reserve_slot()
+        slot = slot or await self.reserve_slot()
         creating = False
         try:
             created = await self.client.call(
@@ -101,11 +100,11 @@ class ListingsFeeds:
             creating = True
             answer = await self.client.call("createFeed", "POST", f"{FEEDS}/feeds", body=spec)
         except ThrottledError:
-            slot.give_back()
+            await slot.give_back()
             raise
         except BaseException:
             if not creating:
-                slot.give_back()
+                await slot.give_back()
             raise
         slot.keep()
         return str((answer.body or {})["feedId"])
@@ -195,7 +194,7 @@ class AmazonInventoryPublisher:
         valid = [u for u in updates if u.quantity >= 0]
         urgent = [u for u in valid if u.quantity == 0 and u.previous != 0][:URGENT_LIMIT]
         batch = [u for u in valid if u not in urgent]
-        slot = self.feeds.reserve_slot() if batch else None  # before any effect: a refusal changed nothing
+        slot = await self.feeds.reserve_slot() if batch else None  # before any effect: a refusal changed nothing
         try:
             for update in urgent:
                 failure = await self.patch(update, seller)
@@ -203,7 +202,7 @@ class AmazonInventoryPublisher:
                                                     {update.key: failure} if failure else {}))  # fmt: skip
         except BaseException:
             if slot:
-                slot.give_back()
+                await slot.give_back()
             raise
         if batch and slot:
             document = encode_listings_feed(batch, seller, product_type=self.product_type)

@@ -63,7 +63,7 @@ class AmazonPricePublisher:
         batch = [u for u in updates if u.price >= 0]
         if not batch:
             return result
-        slot = self.feeds.reserve_slot()  # before any effect: a refused publish changed nothing
+        slot = await self.feeds.reserve_slot()  # before any effect: a refused publish changed nothing
         document = encode_price_feed(
             batch, seller, self.config.marketplace_ids, product_type=self.product_type
         )

@@ -16,8 +16,6 @@ import aiohttp
 import orjson
 
 from crossdock.connectors.inventory_publishing import (
-    FeedSlot,
-    FeedWindow,
     ItemFailure,
     PendingFeed,
     PublishResult,
@@ -25,6 +23,7 @@ from crossdock.connectors.inventory_publishing import (
     check_batch,
     failures,
 )
+from crossdock.connectors.quota import QuotaSlot, quota_of
 from crossdock.connectors.registry import ConnectorContext
 from crossdock.connectors.walmart.client import WalmartClient
 from crossdock.connectors.walmart.codec import (
@@ -51,11 +50,12 @@ class WalmartInventoryPublisher:
         self.client = WalmartClient(config, ctx)
         self.max_batch = config.max_feed_items
 
-    def reserve_slot(self) -> FeedSlot:
-        """Take one of the connection's inventory feeds of the hour, or raise a local
-        ThrottledError (the hub's own count: Walmart was not asked, nothing is paused)."""
-        window = FeedWindow(self.ctx.cache, WINDOW_KEY, self.ctx.clock)
-        return window.take(self.config.feeds_per_hour, FEED_WINDOW_S, "Walmart inventory feeds")
+    async def reserve_slot(self) -> QuotaSlot:
+        """Take one of the connection's inventory feeds of the hour (for every worker process
+        together), or raise a local ThrottledError (Walmart was not asked, nothing is paused)."""
+        quota = quota_of(self.ctx)
+        return await quota.take(WINDOW_KEY, self.config.feeds_per_hour, FEED_WINDOW_S, "Walmart inventory feeds",
+                                self.ctx.clock())  # fmt: skip
 
     async def publish(self, updates: list[StockUpdate]) -> PublishResult:
         check_batch(updates, self.max_batch, self.channel)
@@ -66,7 +66,7 @@ class WalmartInventoryPublisher:
         batch = [u for u in updates if u.quantity >= 0]
         if not batch:
             return result
-        slot = self.reserve_slot()
+        slot = await self.reserve_slot()
         document = orjson.dumps(encode_inventory_feed(batch))
         form = aiohttp.FormData()
         form.add_field("file", document, filename="inventory.json", content_type="application/json")
@@ -77,7 +77,7 @@ class WalmartInventoryPublisher:
             answer = await self.client.call("updateBulkInventory", "POST", "/v3/feeds", params=params,
                                             data=form, body_text=document)  # fmt: skip
         except ThrottledError:  # refused (Walmart's 429 or the hub's gate): no feed was created
-            slot.give_back()
+            await slot.give_back()
             raise
         slot.keep()
         feed_id = (answer.body or {}).get("feedId") if isinstance(answer.body, dict) else None

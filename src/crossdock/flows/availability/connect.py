@@ -60,6 +60,7 @@ async def _build(
         record=ctx.record,
         cache=services.cache_for(connection_id),
         permit=lambda: ctx.throttle(connection_id),
+        quota=ctx.quota(connection_id),
     )
     built = getattr(importlib.import_module(module), name)(live.config, cctx)
     return PausesOnThrottle(built, ctx, connection_id)

@@ -116,6 +116,7 @@ def connector_context(ctx: HandlerContext, live: LiveConnection) -> ConnectorCon
         cache=services.cache_for(live.id),
         clock=handler_clock(ctx),
         permit=lambda: ctx.throttle(live.id),
+        quota=ctx.quota(live.id),
     )
 
 

@@ -57,6 +57,7 @@ async def connector(ctx: HandlerContext, connection_id: str | None, *, role: str
         record=ctx.record,
         cache=services.cache_for(connection_id),
         permit=lambda: ctx.throttle(connection_id),
+        quota=ctx.quota(connection_id),
     )
     return PausesOnThrottle(kind.build(live.config, cctx), ctx, connection_id)
 

@@ -46,6 +46,7 @@ def _context(ctx: HandlerContext, found: LiveConnection) -> ConnectorContext:
         record=ctx.record,
         cache=services.cache_for(found.id),
         permit=lambda: ctx.throttle(found.id),
+        quota=ctx.quota(found.id),
     )
 
 
