@@ -114,8 +114,14 @@ async def test_no_unit_is_sold_twice_and_every_channel_shows_zero(db_url, tmp_pa
 
         def settled(state: dict[str, Any]) -> list[str] | bool:
             waiting = [e for e in o2c.exceptions() if e["category"] == "business.insufficient_stock"]
-            left = total - len(units_sold_to_erp(state)) - len(waiting)
-            return [f"{left} of {total} orders neither sold nor waiting for stock"] if left else True
+            sold = units_sold_to_erp(state)
+            left = total - len(sold) - len(waiting)
+            if not left:
+                return True
+            seen = Counter(ref.split(":")[0] for ref in sold)
+            seen.update(e["summary"].split()[1].split(":")[0] for e in waiting)
+            return [f"{left} of {total} orders neither sold nor waiting for stock; sold or waiting per "
+                    f"channel {dict(seen)} of {ORDERS}"]  # fmt: skip
 
         state = await o2c.wait_until(settled, timeout=120, what="every order sold or waiting for stock")
         sold = units_sold_to_erp(state)

@@ -315,6 +315,7 @@ class O2C:
             f"still missing: {str(last)[:3000]}\n"
             f"open exceptions ({len(open_exc)}): {exception_summary(open_exc)}\n"
             f"retrying messages: {self.retrying()}\n"
+            f"open work: {self.open_work()}\n"
             f"sandbox: {json.dumps(summary(state), indent=1)[:4000]}"
         )
 
@@ -325,6 +326,31 @@ class O2C:
             print(f"sandbox summary: {json.dumps(summary(await self.state()), indent=1)}", file=sys.stderr)
         with contextlib.suppress(Exception):
             print(f"retrying messages: {self.retrying()}", file=sys.stderr)
+
+    def open_work(self) -> str:
+        """Messages neither done nor parked, by kind and status, with when the next one is due
+        (diagnostics: work given back without an error, such as a throttled call, shows here)."""
+        from sqlalchemy import func, select
+
+        from crossdock.store.db import make_engine
+        from crossdock.store.tables import messages as m
+
+        engine = make_engine(self.env["CROSSDOCK_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                q = (
+                    select(m.c.kind, m.c.status, func.count(), func.min(m.c.next_attempt_at), func.max(m.c.attempts))
+                    .where(m.c.tenant_id == TENANT, m.c.status.not_in(("done", "parked")))
+                    .group_by(m.c.kind, m.c.status)
+                )
+                rows = conn.execute(q).all()
+        finally:
+            engine.dispose()
+        now = time.time()
+        return json.dumps(
+            [f"{kind} {status}: {n}, next due in {due - now:.1f} s, attempts ≤ {attempts}"
+             for kind, status, n, due, attempts in rows], indent=1
+        )  # fmt: skip
 
     def retrying(self, limit: int = 500) -> str:
         """Messages waiting for another attempt, counted by kind and error (diagnostics)."""
