@@ -211,3 +211,34 @@ async def test_a_feed_processed_after_a_newer_patch_is_followed_by_that_patch_ag
     assert (listings["listings"][sku(3)], listings["listings"][sku(4)]) == (0, 8)
     assert [p["sku"] for p in listings["listings_patches"]] == [sku(3), sku(3)]
     assert len(listings["feeds"]) == 1 and open_exceptions(rig) == []
+
+
+BUNDLED = f"""
+    mappings:
+      sku:
+        - {{channel: shopify, item: BUNDLE, sku: {sku(20)}}}
+        - {{channel: shopify, item: BUNDLE, sku: {sku(21)}}}
+"""
+
+
+@pytest.fixture
+async def one_per_call(settings):
+    config = SandboxConfig(catalog_size=50, shopify=ShopifyStoreConfig(topics=()))
+    channels = f"        {SHOP}:\n          publishing: {{batch_size: 1}}\n"
+    rig = await start(settings, config, channels, BUNDLED)
+    yield rig
+    await stop(rig)
+
+
+async def test_an_item_with_more_listings_than_a_batch_holds_is_an_exception_and_the_rest_publish(one_per_call):
+    """BUNDLE is listed under two SKUs, the connection sends one quantity a call: it cannot go
+    in any batch. It becomes an exception that says so; it must not hold the queue."""
+    rig = one_per_call
+    rig.stock([("BUNDLE", 4), (sku(0), 30), (sku(1), 31)], per_message=3)
+    await rig.run()
+    state = rig.state()
+    assert (shown(state, 0), shown(state, 1)) == (30, 31)
+    ((category, summary),) = open_exceptions(rig)
+    assert category == "config.batch_too_small" and "BUNDLE" in summary and "2 listings" in summary
+    with rig.hub.engine.connect() as c:
+        assert c.execute(select(publish_queue)).all() == []

@@ -15,7 +15,9 @@ batch ends the flush with what went through. The coalescing window:
 - once the burst is over, everything goes, in batches, most urgent first.
 
 A value equal to what the channel shows (or will show once a feed in flight is
-processed) is dropped, not sent. Feed channels answer later: the feed's token is stored
+processed) is dropped, not sent. An item listed under more SKUs than one batch holds (a
+small `publishing.batch_size`) leaves the queue as an exception of its own
+(`config.batch_too_small`) instead of holding every item queued behind it. Feed channels answer later: the feed's token is stored
 and `availability.check` asks for its report."""
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR
 
 from crossdock.configuration.publishing import linger_for
-from crossdock.connectors.inventory_publishing import StockUpdate
+from crossdock.connectors.inventory_publishing import ItemFailure, StockUpdate
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import ThrottledError, TransientError
 from crossdock.flows.availability import kinds
@@ -76,14 +78,17 @@ async def flush(msg: Message, ctx: HandlerContext) -> None:
 
     for batch in range(MAX_BATCHES):
         plan = await ctx.read(read)
-        updates, entries, unchanged = _updates(plan, refs, size)
-        if not updates and not unchanged:
+        updates, entries, unchanged, oversized = _updates(plan, refs, size)
+        if not updates and not unchanged and not oversized:
             break
         delay = 0.0
         taken.update(e.item for e in entries)
         taken.update(item for item, _seq in unchanged)
         if unchanged:
             ctx.stage(lambda c, done=unchanged: store.drop_queued(c, tenant, connection, done))
+        if oversized:
+            taken.update(oversized)
+            await _refuse_oversized(ctx, connection, oversized, size)
         if updates:
             try:
                 result = await _paced(channel, updates, started)
@@ -152,11 +157,13 @@ async def _record(ctx: HandlerContext, connection: str, batch_ref: str, entries:
 
 def _updates(
     plan: Plan, refs: dict[str, list[str]], size: int
-) -> tuple[list[StockUpdate], list[Entry], list]:
-    """The batch: one update per listing of each changed item, at most `size` updates."""
+) -> tuple[list[StockUpdate], list[Entry], list, dict[str, tuple[QueuedValue, int]]]:
+    """The batch: one update per listing of each changed item, at most `size` updates. An item
+    with more listings than a batch holds can never go: it is set apart (`oversized`)."""
     updates: list[StockUpdate] = []
     entries: list[Entry] = []
     unchanged: list[tuple[str, int]] = []
+    oversized: dict[str, tuple[QueuedValue, int]] = {}
     for row in plan.rows:
         listing = plan.listings.get(row.item)
         shown = listing.will_show if listing is not None else None
@@ -166,6 +173,9 @@ def _updates(
         skus = refs.get(row.item) or [row.item]
         remote = listing is not None and listing.remote_ref is not None and len(skus) == 1
         targets = [listing.remote_ref] if remote and listing is not None else skus
+        if len(targets) > size:
+            oversized[row.item] = (row, len(targets))
+            continue
         if len(updates) + len(targets) > size:
             break
         quantity = int(row.quantity.to_integral_value(ROUND_FLOOR))
@@ -174,7 +184,32 @@ def _updates(
             key = f"{row.item}>{ref}@{row.seq}"  # unique even when two items share a SKU
             updates.append(StockUpdate(row.item, str(ref), quantity, previous, key))
             entries.append(Entry(key, row.item, row.quantity, row.seq, row.urgency, remote))
-    return updates, entries, unchanged
+    return updates, entries, unchanged, oversized
+
+
+async def _refuse_oversized(
+    ctx: HandlerContext, connection: str, oversized: dict[str, tuple[QueuedValue, int]], size: int
+) -> None:
+    """Each item whose listings outnumber a batch leaves the queue as an exception of its own
+    (retrying it after the fix publishes its current value), instead of holding every item
+    queued behind it."""
+    tenant = ctx.message.tenant_id
+    failed = {
+        item: (
+            Entry(f"{item}@{row.seq}", item, row.quantity, row.seq, row.urgency),
+            ItemFailure(
+                "config.batch_too_small",
+                f"item {item} is listed under {listings} listings on connection {connection}, more than "
+                f"one batch holds ({size})",
+                "Raise the channel's publishing.batch_size to at least the number of listings (up to the "
+                "channel's maximum), or map the item to fewer SKUs; then retry this exception.",
+            ),
+        )
+        for item, (row, listings) in oversized.items()
+    }
+    done = [(row.item, row.seq) for row, _n in oversized.values()]
+    ctx.stage(lambda c: store.drop_queued(c, tenant, connection, done))
+    await report_failures(ctx, connection, failed)
 
 
 def _finish(ctx: HandlerContext, connection: str, delay: float) -> None:
