@@ -62,3 +62,19 @@ def test_a_pick_skips_the_items_taken_earlier_in_the_flush(engine):
         assert [v.item for v in burst] == ["A", "C"]
         waiting = store.pick_in_burst(c, T, C, 5, quiet=0.0, linger=0.0, urgent=1, skip={"A"})
         assert waiting == []  # nothing urgent or lingering is left once A is taken
+
+
+def test_a_feed_reported_after_a_newer_value_was_accepted_at_once_is_overtaken(engine):
+    """A (feed, seq 40) was sent at 100; a newer value was accepted at once (a patch, seq 50)
+    before the feed's report came back: the feed may have been applied last. B's newer value
+    went in a later feed, which the channel applies after the older one: not overtaken. C's
+    newer value is still in flight: that feed settles it."""
+    feed = [Sent("A", Decimal(2), 40), Sent("B", Decimal(2), 40), Sent("C", Decimal(2), 40)]
+    with engine.begin() as c:
+        store.mark_sent(c, T, C, feed, 100.0)
+        store.mark_accepted(c, T, C, [Sent("A", Decimal(0), 50)], 101.0)  # patched at once
+        store.mark_sent(c, T, C, [Sent("B", Decimal(1), 50), Sent("C", Decimal(1), 50)], 102.0)  # a later feed
+        store.mark_confirmed(c, T, C, [Sent("B", Decimal(1), 50)], 130.0)  # its report read first
+        store.mark_confirmed(c, T, C, feed, 160.0)  # the older feed's report
+        found = store.overtaken(c, T, C, feed)
+    assert [(older.item, listing.confirmed, listing.confirmed_seq) for older, listing in found] == [("A", 0, 50)]

@@ -412,10 +412,11 @@ def mark_refused(conn: Connection, tenant_id: str, connection_id: str, refused: 
 
 def overtaken(conn: Connection, tenant_id: str, connection_id: str, done: list[Sent]) -> list[tuple[Sent, Listing]]:
     """Values a channel reports processed (a feed) after a newer value of the same item was
-    confirmed (patched at once while the feed waited), with that item's listing: the channel
-    may have applied the older value last. Items with a newer value still in flight are left
-    to it. The listing rows are locked (PostgreSQL) so no flush confirms another value before
-    the caller queues the newer one again."""
+    accepted at once (patched while the feed waited: sent and confirmed in one go), with that
+    item's listing: the channel may have applied the older value last. A newer value that went
+    in a later feed is not overtaken (feeds are applied in the order they were submitted), and
+    one still in flight settles it. The listing rows are locked (PostgreSQL) so no flush
+    confirms another value before the caller queues the newer one again."""
     if not done:
         return []
     t = channel_listings.c
@@ -429,7 +430,8 @@ def overtaken(conn: Connection, tenant_id: str, connection_id: str, done: list[S
         for row in conn.execute(q.with_for_update()):
             listing, value = _listing(row), by_item[row.item_code]
             newer = listing.confirmed_seq is not None and listing.confirmed_seq > value.seq
-            if newer and not listing.in_flight and listing.confirmed != value.quantity:
+            at_once = row.sent_seq == row.confirmed_seq and row.sent_at == row.confirmed_at
+            if newer and at_once and listing.confirmed != value.quantity:
                 found.append((value, listing))
     return found
 
