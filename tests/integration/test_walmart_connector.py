@@ -123,6 +123,7 @@ async def test_polling_pages_250_orders_then_the_next_poll_sees_only_changed_one
     newer = world.order()
     older = next(iter(placed))
     await world.channel.acknowledge_order(ChannelOrderRef("walmart", older))  # a change Walmart lists again
+    world.clock.advance(2)  # a listing ends a second ago
     orders, _, pages = await poll_all(world.channel, cursor)
     assert pages == 1 and sorted(o["purchaseOrderId"] for o in orders) == sorted([newer["purchaseOrderId"], older])
     listed = next(o for o in orders if o["purchaseOrderId"] == older)
@@ -130,9 +131,31 @@ async def test_polling_pages_250_orders_then_the_next_poll_sees_only_changed_one
     assert world.channel.snapshot_ref(listed) != world.channel.snapshot_ref(world.order())
 
 
+async def test_orders_changed_while_a_listing_is_paged_do_not_hide_the_others(make_world):
+    """Walmart pages a listing by position: orders of the first page acknowledged meanwhile
+    leave the listing's window, the later pages shift forward, and the orders at the page
+    boundary are on no page. The next listing starts no later than the first page's last
+    change, so they are listed then."""
+    world = await make_world(page_size=100, poll_overlap_seconds=10)
+    placed = [o["purchaseOrderId"] for o in world.sandbox.walmart.create_orders(250)]
+    world.clock.advance(60)  # the next listings' overlap reaches back less than this
+    first = await world.channel.poll_orders(None)
+    assert first.more and len(first.orders) == 100
+    for po in placed[:30]:  # the hub acknowledges the first orders while it pages
+        await world.channel.acknowledge_order(ChannelOrderRef("walmart", po))
+    world.clock.advance(1)
+    rest, cursor, _ = await poll_all(world.channel, first.cursor)
+    seen = {o["purchaseOrderId"] for o in first.orders + rest}
+    world.clock.advance(60)
+    again, _, _ = await poll_all(world.channel, cursor)
+    seen |= {o["purchaseOrderId"] for o in again}
+    assert set(placed) <= seen, f"never listed: {sorted(set(placed) - seen)}"
+
+
 async def test_the_next_listing_starts_an_overlap_before_the_last_one_ended(make_world):
     world = await make_world(poll_overlap_seconds=30)
     first = world.order()
+    world.clock.advance(2)  # a listing ends a second ago
     orders, cursor, _ = await poll_all(world.channel, None)
     assert [o["purchaseOrderId"] for o in orders] == [first["purchaseOrderId"]]
     world.clock.advance(20)  # within the overlap: listed again, the same snapshot

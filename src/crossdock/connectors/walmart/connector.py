@@ -32,6 +32,7 @@ from crossdock.connectors.walmart.order_codec import (
     encode_shipment,
     shows_shipment,
     snapshot_version,
+    updated_at,
 )
 from crossdock.domain.shipments import Shipment
 from crossdock.errors import PermanentError, TransientError
@@ -41,6 +42,13 @@ ORDERS_PATH = "/v3/orders"
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _latest_change(orders: list[dict]) -> float | None:
+    """The latest change (seconds) among these orders, from their lines' `statusDate`."""
+    stamps = [_ts(updated_at(order)) for order in orders]
+    known = [t for t in stamps if t is not None]
+    return max(known) if known else None
 
 
 def _ts(text: Any) -> float | None:
@@ -94,7 +102,10 @@ class WalmartChannel:
             params = dict(parse_qsl(str(state["next"]).lstrip("?"), keep_blank_values=True))
             before = str(state["before"])
         else:
-            before = _iso(self.ctx.clock())
+            # The window ends a second ago (its end counts whole seconds): an order that changes
+            # while this listing is paged is then out of it, not moved within it, and the
+            # change shows in `totalCount` (below).
+            before = _iso(self.ctx.clock() - 1)
             created = (_ts(after) or 0.0) - self.config.created_window_days * 86_400
             params = {"lastModifiedStartDate": after, "lastModifiedEndDate": before,
                       "createdStartDate": _iso(created), "limit": str(self.config.page_size)}  # fmt: skip
@@ -108,14 +119,26 @@ class WalmartChannel:
                 # An expired or unknown page cursor: list the same window again from its start.
                 return OrderPage([], self._dump({"after": after}), more=True)
             raise
+        # Walmart pages by position (`poIndex`): an order of an earlier page that changes
+        # meanwhile leaves the window, the later pages shift forward, and the orders at a page's
+        # end are on no page. Seen as a smaller `totalCount` on a later page; the next listing
+        # then starts no later than the first page's last change (`resume`), where they are.
+        if state.get("next") is None:
+            total, resume, shifted = page.total, _latest_change(page.orders), False
+        else:
+            total, resume = state.get("total"), state.get("resume")
+            shifted = bool(state.get("shifted")) or (page.total is not None and page.total != total)
         if page.next_cursor:
-            paging = {"after": after, "before": before, "next": page.next_cursor}
+            paging = {"after": after, "before": before, "next": page.next_cursor, "total": total,
+                      "resume": resume, "shifted": shifted}  # fmt: skip
             return OrderPage(page.orders, self._dump(paging), more=True)
-        return self._last_page(page.orders, after, before)
+        return self._last_page(page.orders, after, before, resume if shifted else None)
 
-    def _last_page(self, orders: list[dict], after: str, before: str) -> OrderPage:
+    def _last_page(self, orders: list[dict], after: str, before: str, resume: float | None = None) -> OrderPage:
         start, end = _ts(after) or 0.0, _ts(before) or 0.0
         following = max(start, end - self.config.poll_overlap_seconds)
+        if resume is not None:
+            following = max(start, min(following, resume))
         return OrderPage(orders, self._dump({"after": _iso(following)}), more=False)
 
     def _read_cursor(self, cursor: str | None) -> dict[str, Any]:

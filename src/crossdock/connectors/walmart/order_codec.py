@@ -44,6 +44,7 @@ DEFAULT_CANCEL_REASON = "SELLER_CANCEL_OUT_OF_STOCK"  # short picks and anything
 class ListingPage:
     orders: list[dict]  # Walmart orders as listed, decoded later by `codec.decode_order`
     next_cursor: str | None  # the query string of the next page (`?limit=...&soIndex=...`)
+    total: int | None = None  # `meta.totalCount`: orders the listing matches as this page was read
 
 
 def _order(payload: Any) -> Field:
@@ -58,7 +59,10 @@ def decode_listing(body: Any) -> ListingPage:
     if any(not isinstance(o, dict) for o in orders):
         raise CodecError("list.elements.order", "an order is not an object", system=CHANNEL)
     cursor = listing["meta"]["nextCursor"].opt_text()
-    return ListingPage(orders, cursor if cursor and cursor.strip("?") else None)
+    total = listing["meta"]["totalCount"]
+    return ListingPage(
+        orders, cursor if cursor and cursor.strip("?") else None, int(total.count()) if total.present else None
+    )
 
 
 def _statuses(order: Field) -> list[tuple[Field, Field]]:
