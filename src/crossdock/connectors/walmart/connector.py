@@ -124,7 +124,8 @@ class WalmartChannel:
         # end are on no page. Seen as a smaller `totalCount` on a later page; the next listing
         # then starts no later than the first page's last change (`resume`), where they are.
         if state.get("next") is None:
-            total, resume, shifted = page.total, _latest_change(page.orders), False
+            total, shifted = page.total, False
+            resume = _latest_change(page.orders) if page.next_cursor else None
         else:
             total, resume = state.get("total"), state.get("resume")
             shifted = bool(state.get("shifted")) or (page.total is not None and page.total != total)

@@ -15,7 +15,13 @@ from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.availability import kinds
 from crossdock.flows.availability.common import connection_of, malformed, settings_of
 from crossdock.flows.availability.connect import publisher
-from crossdock.flows.availability.outcome import Entry, report_failures, requeue_stale, sort_result
+from crossdock.flows.availability.outcome import (
+    Entry,
+    report_failures,
+    requeue_stale,
+    send_again,
+    sort_result,
+)
 from crossdock.records import Message
 from crossdock.store import publishing as store
 from crossdock.store.publishing import Listing, QueuedValue, Sent
@@ -51,21 +57,20 @@ async def check(msg: Message, ctx: HandlerContext) -> None:
         store.mark_confirmed(c, tenant, connection, outcome.accepted, now)
         store.mark_refused(c, tenant, connection, refused, now)
         store.checked_batch(c, tenant, batch.batch_ref, now, done=True)
-        send_again(c, tenant, connection, store.overtaken(c, tenant, connection, outcome.accepted), now)
+        overtaken = store.overtaken(c, tenant, connection, outcome.accepted)
+        send_again(c, tenant, connection, _newer_values(overtaken), now)
 
     ctx.stage(write)
     await report_failures(ctx, connection, outcome.failed)
     requeue_stale(ctx, connection, outcome.stale)
 
 
-def send_again(c, tenant: str, connection: str, overtaken: list[tuple[Sent, Listing]], now: float) -> None:
-    if not overtaken:
-        return
+
+def _newer_values(overtaken: list[tuple[Sent, Listing]]) -> list[QueuedValue]:
+    """The newer value of each overtaken item, as it was confirmed (see `store.overtaken`)."""
     values = []
     for older, listing in overtaken:
-        assert listing.confirmed is not None and listing.confirmed_seq is not None  # see `store.overtaken`
+        assert listing.confirmed is not None and listing.confirmed_seq is not None
         urgency = urgency_against(listing.confirmed, older.quantity).value
         values.append(QueuedValue(listing.item, listing.confirmed, urgency, RANK[urgency], listing.confirmed_seq))
-    store.forget_confirmed(c, tenant, connection, [v.item for v in values])
-    store.queue_values(c, tenant, connection, values, now)
-    store.request_flush(c, tenant, connection, now)
+    return values

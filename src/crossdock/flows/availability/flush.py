@@ -17,8 +17,8 @@ batch ends the flush with what went through. The coalescing window:
 A value equal to what the channel shows (or will show once a feed in flight is
 processed) is dropped, not sent. An item listed under more SKUs than one batch holds (a
 small `publishing.batch_size`) leaves the queue as an exception of its own
-(`config.batch_too_small`) instead of holding every item queued behind it. Feed channels answer later: the feed's token is stored
-and `availability.check` asks for its report."""
+(`config.batch_too_small`) instead of holding every item queued behind it. Feed channels
+answer later: the feed's token is stored and `availability.check` asks for its report."""
 
 from __future__ import annotations
 

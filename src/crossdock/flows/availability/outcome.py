@@ -105,10 +105,14 @@ def requeue_stale(ctx: HandlerContext, connection: str, stale: list[Entry]) -> N
         return
     tenant, now = ctx.message.tenant_id, ctx.now
     values = [QueuedValue(e.item, e.quantity, e.urgency, RANK.get(e.urgency, 2), e.seq) for e in stale]
+    ctx.stage(lambda c: send_again(c, tenant, connection, values, now))
 
-    def write(c) -> None:
-        store.forget_confirmed(c, tenant, connection, [e.item for e in stale])
-        store.queue_values(c, tenant, connection, values, now)
-        store.request_flush(c, tenant, connection, now)
 
-    ctx.stage(write)
+def send_again(c, tenant: str, connection: str, values: list[QueuedValue], now: float) -> None:
+    """Queue these values to be sent again, compared against nothing (what the channel shows
+    is no longer known), and ask for a flush."""
+    if not values:
+        return
+    store.forget_confirmed(c, tenant, connection, [v.item for v in values])
+    store.queue_values(c, tenant, connection, values, now)
+    store.request_flush(c, tenant, connection, now)
