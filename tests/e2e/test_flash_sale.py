@@ -21,7 +21,10 @@ from tests.support.o2c import O2C
 STOCK = 200
 ORDERS = {"shopify": 400, "amazon": 300, "walmart": 300}
 SKU = CATALOG[0]
-EVERY_CHANNEL = {"locations": [WAREHOUSE], "low_stock": 5}
+# Feed reports are read at the sandbox's speed (its feeds are processed in 0.6 s, not a minute):
+# a value patched to 0 while an older feed waited is sent again when that feed's report is read.
+FEED_CHECKS = {"check_after_seconds": 1, "check_every_seconds": 1}
+EVERY_CHANNEL = {"locations": [WAREHOUSE], "low_stock": 5, "publishing": FEED_CHECKS}
 RULES = {"channels": {channel: dict(EVERY_CHANNEL) for channel in ORDERS}}
 
 

@@ -72,7 +72,9 @@ def make_channel(store, session, lineage, clock):
             "base_url": str(server.make_url("/shopify")),
             "access_token": TOKEN,
             "webhook_secret": SECRET,
-            "timeout_seconds": 0.5,
+            # Short enough that the 3-s hangs of the timeout tests time out; long enough for a
+            # loaded machine's ordinary answers (0.5 s timed one out in CI).
+            "timeout_seconds": 1.5,
             **overrides,
         }
         ctx = ConnectorContext("shopify-1", "tenant-1", session, lineage.append, {}, clock)

@@ -92,8 +92,11 @@ def amazon_rate_limits(speed: float) -> dict[str, dict[str, float]]:
 
 def availability_section(connections: dict[str, str], speed: float = 1.0) -> dict[str, Any]:
     """Both channels list the warehouse's stock: Shopify all of it less 2 units of safety
-    stock, Amazon 80% of it; increases wait 10 s at the sandbox's speed (5 min otherwise)."""
+    stock, Amazon 80% of it; increases wait 10 s at the sandbox's speed (5 min otherwise), and
+    Amazon's feed reports are read every second at its speed."""
     dampen = 10 if speed > 1 else 300
+    # Feed reports are read at the sandbox's pace (its feeds are processed in 60 s / speed).
+    feed_checks = {"check_after_seconds": 1, "check_every_seconds": 1} if speed > 1 else {}
     return {
         "channels": {
             connections["shopify"]: {
@@ -108,6 +111,7 @@ def availability_section(connections: dict[str, str], speed: float = 1.0) -> dic
                 "zero_below": 2,
                 "low_stock": 5,
                 "dampen_increase_seconds": dampen,
+                **({"publishing": feed_checks} if feed_checks else {}),
             },
         }
     }
