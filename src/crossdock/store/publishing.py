@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, literal_column, select, text, update
+from sqlalchemy import Connection, and_, delete, exists, func, literal_column, select, text, update
 
 from crossdock.records import NewMessage, Status
 from crossdock.store import bulk
@@ -191,19 +191,27 @@ def burst_in_flight(conn: Connection, tenant_id: str, connection_id: str, now: f
 def drop_queued(
     conn: Connection, tenant_id: str, connection_id: str, taken: Iterable[tuple[str, int]]
 ) -> None:
-    """Remove queued values that were handled (sent or unchanged), unless replaced since."""
+    """Remove queued values that were handled (sent or unchanged), unless replaced since.
+
+    One statement per seq and 500 items (the items of one stock computation share its seq),
+    not one per item: PostgreSQL, planning a fresh `publish_queue` without statistics, looked
+    each item up through the connection's whole `(tenant, connection, …)` secondary index,
+    so dropping a 20,000-value batch item by item took 53 s. A set-based statement costs at
+    most one pass over the connection's queue whichever index the planner takes."""
     t = publish_queue.c
-    rows = [{"item": item, "seq": seq} for item, seq in taken]
-    if not rows:
-        return
-    stmt = delete(publish_queue).where(
-        t.tenant_id == tenant_id,
-        t.connection_id == connection_id,
-        t.item_code == bindparam("item"),
-        t.seq == bindparam("seq"),
-    )
-    for chunk in _chunks(rows):
-        conn.execute(stmt, chunk)
+    by_seq: dict[int, list[str]] = {}
+    for item, seq in taken:
+        by_seq.setdefault(seq, []).append(item)
+    for seq, items in by_seq.items():
+        for chunk in _chunks(items):
+            conn.execute(
+                delete(publish_queue).where(
+                    t.tenant_id == tenant_id,
+                    t.connection_id == connection_id,
+                    t.seq == seq,
+                    t.item_code.in_(chunk),
+                )
+            )
 
 
 # --------------------------------------------------------------------------- flush scheduling
