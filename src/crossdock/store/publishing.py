@@ -194,10 +194,11 @@ def drop_queued(
     """Remove queued values that were handled (sent or unchanged), unless replaced since.
 
     One statement per seq and 500 items (the items of one stock computation share its seq),
-    not one per item: PostgreSQL, planning a fresh `publish_queue` without statistics, looked
-    each item up through the connection's whole `(tenant, connection, …)` secondary index,
-    so dropping a 20,000-value batch item by item took 53 s. A set-based statement costs at
-    most one pass over the connection's queue whichever index the planner takes."""
+    not one per item. The queue is empty most of the time, so PostgreSQL's statistics of it
+    are those of an empty table (or none, when new); planning with them, it looked each item
+    up through the connection's whole `(tenant, connection, …)` secondary index, and dropping
+    a 20,000-value batch item by item took 53 s. A set-based statement costs at most one pass
+    over the connection's queue whichever index the planner takes."""
     t = publish_queue.c
     by_seq: dict[int, list[str]] = {}
     for item, seq in taken:
