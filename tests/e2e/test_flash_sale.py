@@ -15,8 +15,12 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from crossdock.demo.config import CATALOG, WAREHOUSE
 from tests.support.o2c import O2C
+
+pytestmark = pytest.mark.slow  # spawns the hub and the sandbox; holds a 30 s bound
 
 STOCK = 200
 ORDERS = {"shopify": 400, "amazon": 300, "walmart": 300}
