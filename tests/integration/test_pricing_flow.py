@@ -4,6 +4,7 @@ real HTTP (in process). What reached a channel is read from the sandbox's own st
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,7 +38,7 @@ SANDBOX = SandboxConfig()
 BAD_SKU = "CD-1003"  # Amazon refuses its listing
 
 
-def config(url: str) -> str:
+def config(url: str, **amazon: object) -> str:
     tenant = {
         "id": "acme",
         "name": "ACME",
@@ -49,7 +50,7 @@ def config(url: str) -> str:
                 "endpoint": f"{url}/amazon", "lwa_endpoint": f"{url}/amazon/auth/o2/token",
                 "client_id": SANDBOX.amazon.client_id, "client_secret": SANDBOX.amazon.client_secret,
                 "refresh_token": SANDBOX.amazon.refresh_token, "marketplace_ids": [SANDBOX.amazon.marketplace_id],
-                "seller_id": SANDBOX.amazon_feeds.seller_id}},
+                "seller_id": SANDBOX.amazon_feeds.seller_id, **amazon}},
             {"id": "acme-erp", "kind": "erp-rest", "config": {"base_url": f"{url}/erp", "api_key": SANDBOX.erp.api_key}},
         ],
         "mappings": {"sku": [{"channel": "amazon", "sku": "AMZ-1002", "item": "ITEM-1002"}]},
@@ -71,19 +72,30 @@ def config(url: str) -> str:
 async def sandbox():
     # The sandbox keeps real time (its LWA tokens live an hour); feeds are processed at once,
     # and the hub reads their reports when its own (injected) clock says a minute has passed.
-    cfg = SandboxConfig(shopify=ShopifyStoreConfig(topics=()), amazon_feeds=AmazonListingsConfig(
-        invalid_skus=(BAD_SKU,), feed_processing_s=0))  # fmt: skip
-    server = TestServer(create_sandbox_app(cfg))
-    await server.start_server()
+    server = await start_sandbox(feed_processing_s=0)
     async with aiohttp.ClientSession() as session:
         yield server, session
     await server.close()
 
 
+async def start_sandbox(feed_processing_s: float):
+    cfg = SandboxConfig(shopify=ShopifyStoreConfig(topics=()), amazon_feeds=AmazonListingsConfig(
+        invalid_skus=(BAD_SKU,), feed_processing_s=feed_processing_s))  # fmt: skip
+    server = TestServer(create_sandbox_app(cfg))
+    await server.start_server()
+    return server
+
+
 @pytest.fixture
 async def hub(settings, sandbox):
+    h = build_hub(settings, sandbox)
+    yield h
+    await h.aclose()
+
+
+def build_hub(settings, sandbox, **amazon: object):
     server, _ = sandbox
-    text = config(str(server.make_url("")).rstrip("/"))
+    text = config(str(server.make_url("")).rstrip("/"), **amazon)
     engine = make_engine(settings.database_url)
     apply_config(
         engine,
@@ -97,8 +109,7 @@ async def hub(settings, sandbox):
     clock = FakeClock(T0)
     h = bootstrap.build(settings, clock=clock)
     h.fake_clock = clock
-    yield h
-    await h.aclose()
+    return h
 
 
 async def run(hub) -> None:
@@ -298,6 +309,56 @@ async def test_a_refused_item_is_its_own_exception_and_its_retry_publishes_the_c
         mid = c.execute(select(exceptions.c.message_id).where(exceptions.c.id == amz["id"])).scalar()
         assert message_store.get(c, mid).status is Status.DONE
     assert status == "cleared"
+
+
+@pytest.fixture
+async def slow_feeds(settings):
+    """Amazon processes a feed a second after it is created, and the hub sends two feeds per
+    4 s (both real time, as connectors keep it), so a third price publication waits for the
+    window while its price is queued."""
+    server = await start_sandbox(feed_processing_s=1.0)
+    async with aiohttp.ClientSession() as session:
+        h = build_hub(
+            settings, (server, session), listings_feeds_per_window=2, listings_feed_window_seconds=4
+        )
+        yield h, (server, session)
+        await h.aclose()
+    await server.close()
+
+
+async def test_a_price_patched_while_an_older_feed_waited_is_published_again_after_that_feed(slow_feeds):
+    """An operator's retry patches the item's current price at once; a feed with an older
+    price, created before and processed after, puts that older price back on Amazon. When the
+    feed's report is read, the patched price goes again."""
+    hub, sandbox = slow_feeds
+    await base(hub, "list-1", CD_1003=("20.00", "10.00"))
+    await asyncio.sleep(1.1)  # Amazon processes the first feed: CD-1003 is refused
+    await later(hub, 61)
+    (refused,) = parked(hub)
+    server, session = sandbox
+    async with session.post(server.make_url("/amazon/listings/_sandbox/invalid_skus"), json={"skus": []}):
+        pass
+
+    await base(hub, "list-2", CD_1003=("22.00", "10.00"))  # 24.20 goes in the second feed
+    await base(hub, "list-3", CD_1003=("24.00", "10.00"))  # 26.40 waits: no third feed in the window
+    assert row(hub, "acme-amz", "CD-1003").publish_state == "queued"
+    await hub.database.write(
+        desk.retry, desk.ExceptionFilter(tenant_ids=("acme",), ids=(refused["id"],)), "ops", hub.clock()
+    )
+    await run(hub)
+    assert await amazon_price(sandbox, BAD_SKU) == "26.4"  # patched at once
+    await asyncio.sleep(1.1)  # Amazon processes the second feed, created before the patch
+    assert await amazon_price(sandbox, BAD_SKU) == "24.2"
+
+    await later(hub, 61)  # its report is read: 26.40 goes again, in the next feed
+    await asyncio.sleep(4.1)  # the feed window has room
+    await later(hub, 300)
+    await asyncio.sleep(1.1)  # Amazon processes the third feed
+    await later(hub, 61)
+    assert await amazon_price(sandbox, BAD_SKU) == "26.4"
+    found = row(hub, "acme-amz", "CD-1003")
+    assert (found.publish_state, str(found.confirmed)) == ("idle", "26.40")
+    assert len((await shop(sandbox))["amazon_feeds"]["feeds"]) == 3 and parked(hub) == []
 
 
 # -- the ERP's price list ----------------------------------------------------------------------------

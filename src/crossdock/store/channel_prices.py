@@ -179,6 +179,50 @@ def mark(
     conn.execute(update(t).where(*key, t.c.published == str(price)).values(**values))
 
 
+def overtaken(
+    conn: Connection, tenant_id: str, connection_id: str, fed: dict[str, Decimal], submitted_at: float
+) -> list[str]:
+    """Items of a feed submitted at `submitted_at` (item → its price in the feed) that the
+    channel took another price for at once since (`patchListingsItem`, an operator's retry):
+    the feed, processed after that, put its older price back on the channel."""
+    t = channel_prices
+    found: list[str] = []
+    items = sorted(fed)
+    for start in range(0, len(items), 500):
+        rows = conn.execute(
+            select(t.c.item_code, t.c.confirmed).where(
+                t.c.tenant_id == tenant_id,
+                t.c.connection_id == connection_id,
+                t.c.item_code.in_(items[start : start + 500]),
+                t.c.publish_state == PublishState.IDLE,
+                t.c.confirmed_at >= submitted_at,
+            )
+        )
+        found += [
+            r.item_code for r in rows if r.confirmed is not None and Decimal(r.confirmed) != fed[r.item_code]
+        ]
+    return found
+
+
+def publish_again(
+    conn: Connection, tenant_id: str, connection_id: str, items: list[str], submitted_at: float
+) -> None:
+    """Queue the published price of these `overtaken` items again (unless they moved on since)."""
+    t = channel_prices
+    for start in range(0, len(items), 500):
+        conn.execute(
+            update(t)
+            .where(
+                t.c.tenant_id == tenant_id,
+                t.c.connection_id == connection_id,
+                t.c.item_code.in_(items[start : start + 500]),
+                t.c.publish_state == PublishState.IDLE,
+                t.c.confirmed_at >= submitted_at,
+            )
+            .values(publish_state=PublishState.QUEUED)
+        )
+
+
 def was_parked(conn: Connection, tenant_id: str, message_id: int) -> bool:
     """Has this message been parked before (so it runs now because an operator retried it)?"""
     t = exceptions

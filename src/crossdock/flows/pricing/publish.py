@@ -55,6 +55,7 @@ async def publish(msg: Message, ctx: HandlerContext) -> None:
             "connection_id": cid,
             "pending": result.pending,
             "prices": {i: str(prices[i]) for i in sent},
+            "submitted_at": ctx.now,
         }
         ctx.emit(kinds.CHECK, {**payload, "checks": 0}, ordering_key=None, delay_seconds=CHECK_SECONDS)
     if len(batch) >= publisher.max_batch:  # more may be queued: the next batch, in order
@@ -87,6 +88,22 @@ async def check(msg: Message, ctx: HandlerContext) -> None:
         )
         return
     settle(ctx, cid, prices, result)
+    submitted = payload.get("submitted_at")
+    if isinstance(submitted, int | float):  # a check emitted before it was recorded has none
+        await _publish_overtaken(ctx, cid, {i: prices[i] for i in result.accepted if i in prices}, submitted)
+
+
+async def _publish_overtaken(
+    ctx: HandlerContext, cid: str, fed: dict[str, Decimal], submitted: float
+) -> None:
+    """A price the channel took at once (an operator's retry patches it) while this feed waited
+    was overwritten when the channel processed the feed: publish it again. A newer price in a
+    later feed needs nothing: the channel processes that feed after this one."""
+    tenant = ctx.message.tenant_id
+    again = await ctx.read(lambda c: prices_store.overtaken(c, tenant, cid, fed, submitted))
+    if again:
+        ctx.stage(lambda c: prices_store.publish_again(c, tenant, cid, again, submitted))
+        ctx.emit(kinds.PUBLISH, {"connection_id": cid}, ordering_key=f"prices/{cid}", connection_id=cid)
 
 
 def settle(ctx: HandlerContext, cid: str, prices: dict[str, Decimal], result: PublishResult) -> None:
