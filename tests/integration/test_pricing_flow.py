@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -311,28 +312,36 @@ async def test_a_refused_item_is_its_own_exception_and_its_retry_publishes_the_c
     assert status == "cleared"
 
 
+PROCESSING_S = 4.0  # Amazon processes a feed this long after it is created (real time)
+WINDOW_S = 10.0  # the hub sends two feeds per this long (real time, as connectors keep it)
+
+
 @pytest.fixture
 async def slow_feeds(settings):
-    """Amazon processes a feed a second after it is created, and the hub sends two feeds per
-    4 s (both real time, as connectors keep it), so a third price publication waits for the
-    window while its price is queued."""
-    server = await start_sandbox(feed_processing_s=1.0)
+    """A third price publication waits for the feed window while its price is queued."""
+    server = await start_sandbox(feed_processing_s=PROCESSING_S)
     async with aiohttp.ClientSession() as session:
         h = build_hub(
-            settings, (server, session), listings_feeds_per_window=2, listings_feed_window_seconds=4
+            settings, (server, session), listings_feeds_per_window=2, listings_feed_window_seconds=WINDOW_S
         )
         yield h, (server, session)
         await h.aclose()
     await server.close()
 
 
+async def sleep_until(moment: float) -> None:
+    await asyncio.sleep(max(0.0, moment - time.monotonic()))
+
+
 async def test_a_price_patched_while_an_older_feed_waited_is_published_again_after_that_feed(slow_feeds):
     """An operator's retry patches the item's current price at once; a feed with an older
     price, created before and processed after, puts that older price back on Amazon. When the
-    feed's report is read, the patched price goes again."""
+    feed's report is read, the patched price goes again. (The feeds and the window are timed
+    from a moment after each feed was created, so the waits are long enough on a slow machine.)"""
     hub, sandbox = slow_feeds
     await base(hub, "list-1", CD_1003=("20.00", "10.00"))
-    await asyncio.sleep(1.1)  # Amazon processes the first feed: CD-1003 is refused
+    first_feed = time.monotonic()
+    await sleep_until(first_feed + PROCESSING_S + 0.1)  # Amazon processes it: CD-1003 is refused
     await later(hub, 61)
     (refused,) = parked(hub)
     server, session = sandbox
@@ -340,20 +349,22 @@ async def test_a_price_patched_while_an_older_feed_waited_is_published_again_aft
         pass
 
     await base(hub, "list-2", CD_1003=("22.00", "10.00"))  # 24.20 goes in the second feed
+    second_feed = time.monotonic()
     await base(hub, "list-3", CD_1003=("24.00", "10.00"))  # 26.40 waits: no third feed in the window
     assert row(hub, "acme-amz", "CD-1003").publish_state == "queued"
     await hub.database.write(
         desk.retry, desk.ExceptionFilter(tenant_ids=("acme",), ids=(refused["id"],)), "ops", hub.clock()
     )
     await run(hub)
-    assert await amazon_price(sandbox, BAD_SKU) == "26.4"  # patched at once
-    await asyncio.sleep(1.1)  # Amazon processes the second feed, created before the patch
+    assert await amazon_price(sandbox, BAD_SKU) == "26.4"  # patched at once, before the feed
+    await sleep_until(second_feed + PROCESSING_S + 0.1)  # Amazon processes the second feed
     assert await amazon_price(sandbox, BAD_SKU) == "24.2"
 
     await later(hub, 61)  # its report is read: 26.40 goes again, in the next feed
-    await asyncio.sleep(4.1)  # the feed window has room
+    await sleep_until(first_feed + WINDOW_S + 0.1)  # the feed window has room
     await later(hub, 300)
-    await asyncio.sleep(1.1)  # Amazon processes the third feed
+    third_feed = time.monotonic()
+    await sleep_until(third_feed + PROCESSING_S + 0.1)
     await later(hub, 61)
     assert await amazon_price(sandbox, BAD_SKU) == "26.4"
     found = row(hub, "acme-amz", "CD-1003")
