@@ -27,13 +27,16 @@ serve: $(STAMP)
 # The suite in two passes: the tests that keep to themselves on TEST_WORKERS processes, then
 # the `slow` ones (they spawn hubs, sandboxes and worker processes and hold time or rate
 # bounds) one at a time, so that no other test competes with them for the two cores.
-# Exit status 5 is "no test selected" (a PYTEST_ARGS that picks from one pass only).
+# The second pass runs even when the first fails, so one run shows every failure. Exit status
+# 5 is "no test selected" (a PYTEST_ARGS that picks from one pass only).
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -ra --durations=15 -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(BIN)/python -m pytest -q -ra --durations=15 -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	failed=0; \
+	$(BIN)/python -m pytest -q -ra --durations=15 -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
+	$(BIN)/python -m pytest -q -ra --durations=15 -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
+	exit $$failed
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
