@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from crossdock.demo.config import CATALOG, WAREHOUSE
+from crossdock.demo.config import CATALOG, SANDBOX_FEED_CHECKS, WAREHOUSE
 from tests.support.o2c import O2C
 
 pytestmark = pytest.mark.slow  # spawns the hub and the sandbox; holds a 30 s bound
@@ -25,10 +25,7 @@ pytestmark = pytest.mark.slow  # spawns the hub and the sandbox; holds a 30 s bo
 STOCK = 200
 ORDERS = {"shopify": 400, "amazon": 300, "walmart": 300}
 SKU = CATALOG[0]
-# Feed reports are read at the sandbox's speed (its feeds are processed in 0.6 s, not a minute):
-# a value patched to 0 while an older feed waited is sent again when that feed's report is read.
-FEED_CHECKS = {"check_after_seconds": 1, "check_every_seconds": 1}
-EVERY_CHANNEL = {"locations": [WAREHOUSE], "low_stock": 5, "publishing": FEED_CHECKS}
+EVERY_CHANNEL = {"locations": [WAREHOUSE], "low_stock": 5, "publishing": SANDBOX_FEED_CHECKS}
 RULES = {"channels": {channel: dict(EVERY_CHANNEL) for channel in ORDERS}}
 
 
@@ -66,7 +63,11 @@ async def set_stock(o2c: O2C, units: int) -> None:
     held = (await o2c.state())["wms"]["stock"]["locations"].get(WAREHOUSE, {}).get(SKU, {}).get("on_hand", 0)
     if held != units:
         reason = "receipt" if units > held else "write_off"
-        body = {"location": WAREHOUSE, "reason": reason, "lines": [{"item": SKU, "quantity": abs(units - held)}]}
+        body = {
+            "location": WAREHOUSE,
+            "reason": reason,
+            "lines": [{"item": SKU, "quantity": abs(units - held)}],
+        }
         await o2c._post("/wms/_sandbox/stock/adjustments", body)
     await o2c._post("/wms/_sandbox/stock/snapshot", {})
 
@@ -116,7 +117,9 @@ async def test_no_unit_is_sold_twice_and_every_channel_shows_zero(db_url, tmp_pa
         last_unit = await asyncio.wait_for(sold_out, timeout=10)
         # Every channel shows 0 within seconds of the last unit being taken (generous for a
         # loaded test machine: a feed channel's own processing is part of it).
-        assert at_zero - last_unit < 30, f"every channel at 0 only {at_zero - last_unit:.1f} s after the last unit"
+        assert at_zero - last_unit < 30, (
+            f"every channel at 0 only {at_zero - last_unit:.1f} s after the last unit"
+        )
         total = sum(ORDERS.values())
 
         def settled(state: dict[str, Any]) -> list[str] | bool:

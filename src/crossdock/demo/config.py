@@ -90,31 +90,32 @@ def amazon_rate_limits(speed: float) -> dict[str, dict[str, float]]:
     return {op: {"rate": round(rate * speed, 4), "burst": burst} for op, (rate, burst) in plans.items()}
 
 
+# Feed reports read at a fast sandbox's pace (its feeds are processed in 60 s / speed), not a
+# minute after each feed: a value patched while an older feed waited goes again at the report.
+SANDBOX_FEED_CHECKS = {"check_after_seconds": 1, "check_every_seconds": 1}
+
+
 def availability_section(connections: dict[str, str], speed: float = 1.0) -> dict[str, Any]:
     """Both channels list the warehouse's stock: Shopify all of it less 2 units of safety
     stock, Amazon 80% of it; increases wait 10 s at the sandbox's speed (5 min otherwise), and
     Amazon's feed reports are read every second at its speed."""
     dampen = 10 if speed > 1 else 300
-    # Feed reports are read at the sandbox's pace (its feeds are processed in 60 s / speed).
-    feed_checks = {"check_after_seconds": 1, "check_every_seconds": 1} if speed > 1 else {}
-    return {
-        "channels": {
-            connections["shopify"]: {
-                "locations": [WAREHOUSE],
-                "safety_stock": {"units": 2},
-                "low_stock": 5,
-                "dampen_increase_seconds": dampen,
-            },
-            connections["amazon"]: {
-                "locations": [WAREHOUSE],
-                "share_percent": 80,
-                "zero_below": 2,
-                "low_stock": 5,
-                "dampen_increase_seconds": dampen,
-                **({"publishing": feed_checks} if feed_checks else {}),
-            },
-        }
+    amazon: dict[str, Any] = {
+        "locations": [WAREHOUSE],
+        "share_percent": 80,
+        "zero_below": 2,
+        "low_stock": 5,
+        "dampen_increase_seconds": dampen,
     }
+    if speed > 1:
+        amazon["publishing"] = dict(SANDBOX_FEED_CHECKS)
+    shopify = {
+        "locations": [WAREHOUSE],
+        "safety_stock": {"units": 2},
+        "low_stock": 5,
+        "dampen_increase_seconds": dampen,
+    }
+    return {"channels": {connections["shopify"]: shopify, connections["amazon"]: amazon}}
 
 
 def pricing_section(connections: dict[str, str], speed: float = 1.0) -> dict[str, Any]:

@@ -179,28 +179,30 @@ def mark(
     conn.execute(update(t).where(*key, t.c.published == str(price)).values(**values))
 
 
+def _confirmed_since(tenant_id: str, connection_id: str, items: list[str], since: float) -> tuple:
+    t = channel_prices.c
+    return (
+        t.tenant_id == tenant_id,
+        t.connection_id == connection_id,
+        t.item_code.in_(items),
+        t.publish_state == PublishState.IDLE,
+        t.confirmed_at >= since,
+    )
+
+
 def overtaken(
     conn: Connection, tenant_id: str, connection_id: str, fed: dict[str, Decimal], submitted_at: float
 ) -> list[str]:
     """Items of a feed submitted at `submitted_at` (item → its price in the feed) that the
     channel took another price for at once since (`patchListingsItem`, an operator's retry):
     the feed, processed after that, put its older price back on the channel."""
-    t = channel_prices
-    found: list[str] = []
-    items = sorted(fed)
+    t = channel_prices.c
+    items, found = sorted(fed), []
     for start in range(0, len(items), 500):
-        rows = conn.execute(
-            select(t.c.item_code, t.c.confirmed).where(
-                t.c.tenant_id == tenant_id,
-                t.c.connection_id == connection_id,
-                t.c.item_code.in_(items[start : start + 500]),
-                t.c.publish_state == PublishState.IDLE,
-                t.c.confirmed_at >= submitted_at,
-            )
-        )
-        found += [
-            r.item_code for r in rows if r.confirmed is not None and Decimal(r.confirmed) != fed[r.item_code]
-        ]
+        where = _confirmed_since(tenant_id, connection_id, items[start : start + 500], submitted_at)
+        for r in conn.execute(select(t.item_code, t.confirmed).where(*where)):
+            if r.confirmed is not None and Decimal(r.confirmed) != fed[r.item_code]:
+                found.append(r.item_code)
     return found
 
 
@@ -208,19 +210,9 @@ def publish_again(
     conn: Connection, tenant_id: str, connection_id: str, items: list[str], submitted_at: float
 ) -> None:
     """Queue the published price of these `overtaken` items again (unless they moved on since)."""
-    t = channel_prices
     for start in range(0, len(items), 500):
-        conn.execute(
-            update(t)
-            .where(
-                t.c.tenant_id == tenant_id,
-                t.c.connection_id == connection_id,
-                t.c.item_code.in_(items[start : start + 500]),
-                t.c.publish_state == PublishState.IDLE,
-                t.c.confirmed_at >= submitted_at,
-            )
-            .values(publish_state=PublishState.QUEUED)
-        )
+        where = _confirmed_since(tenant_id, connection_id, items[start : start + 500], submitted_at)
+        conn.execute(update(channel_prices).where(*where).values(publish_state=PublishState.QUEUED))
 
 
 def was_parked(conn: Connection, tenant_id: str, message_id: int) -> bool:
