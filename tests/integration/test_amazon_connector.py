@@ -106,10 +106,16 @@ def shipment_of(order_id: str, items: list[dict[str, Any]], tracking: str = "1Z9
     )
 
 
-async def poll_all(channel: AmazonChannel, cursor: str | None) -> tuple[list[dict[str, Any]], str, int]:
+async def poll_all(
+    channel: AmazonChannel, cursor: str | None, clock: FakeClock | None = None
+) -> tuple[list[dict[str, Any]], str, int]:
+    """Every page of one listing; with `clock`, a second passes after each call (getOrders
+    refills at 1.67 calls/s at SPEED)."""
     orders, pages, more = [], 0, True
     while more:
         page = await channel.poll_orders(cursor)
+        if clock is not None:
+            clock.advance(1)
         orders += page.orders
         assert isinstance(page.cursor, str)  # persisted by the engine as text
         cursor, more, pages = page.cursor, page.more, pages + 1
@@ -153,16 +159,28 @@ async def test_wrong_refresh_token_is_a_permanent_auth_error(make_world):
     assert caught.value.category == "auth.invalid_credentials"
 
 
-async def test_polling_pages_250_orders_then_the_next_poll_sees_only_newer_ones(world):
-    world.sandbox.amazon.create_orders(250)
+async def test_orders_of_one_second_are_paged_then_the_next_poll_sees_only_newer_ones(world):
+    world.clock.advance(0.5)  # inside a second, as Amazon's fractional moments fall
+    world.sandbox.amazon.create_orders(250)  # one instant: no narrower window can part them
     world.clock.advance(600)  # past the listing lag and the poll overlap
-    first, cursor, pages = await poll_all(world.channel, None)
-    assert pages == 3 and len({o["AmazonOrderId"] for o in first}) == 250
-    assert "NextToken" not in orjson.loads(cursor)
+    first, cursor, _ = await poll_all(world.channel, None, world.clock)
+    assert {o["AmazonOrderId"] for o in first} == set(world.sandbox.amazon.orders)
+    assert sum("NextToken=" in (r.url or "") for r in world.lineage) == 2  # 3 pages of 100
+    assert set(orjson.loads(cursor)) == {"LastUpdatedAfter"}
     newer = {created["order"]["AmazonOrderId"] for created in world.sandbox.amazon.create_orders(5)}
     world.clock.advance(10)
     second, cursor, pages = await poll_all(world.channel, cursor)
     assert {o["AmazonOrderId"] for o in second} == newer and pages == 1
+
+
+async def test_a_backlog_is_read_in_windows_of_one_page_at_about_two_calls_a_page(world):
+    for _ in range(250):
+        world.sandbox.amazon.create_orders(1)
+        world.clock.advance(1)
+    world.clock.advance(600)
+    listed, _, calls = await poll_all(world.channel, None)
+    assert {o["AmazonOrderId"] for o in listed} == set(world.sandbox.amazon.orders)
+    assert calls <= 7 and not any("NextToken=" in (r.url or "") for r in world.lineage)
 
 
 async def test_next_listing_starts_an_overlap_before_the_last_one_ended(world):
@@ -276,3 +294,25 @@ async def test_line_cancellation_is_noted_not_sent(world):
     [note] = world.lineage
     assert note.method is None and "cancel_lines" in note.request_body and "short pick" in note.request_body
     assert world.sandbox.amazon.ctx.stats.total["amazon"] == 0
+
+
+async def test_an_order_that_changes_while_a_listing_is_read_hides_no_other_order(world):
+    """Amazon pages a listing behind an opaque NextToken and documents no order; an order
+    updated while the listing is read leaves the listing's window, and a listing paged by
+    position would skip the order that moved up into the page already read."""
+    for _ in range(250):
+        world.sandbox.amazon.create_orders(1)
+        world.clock.advance(1)
+    world.clock.advance(600)
+    page = await world.channel.poll_orders(None)
+    while not page.orders:
+        page = await world.channel.poll_orders(page.cursor)
+    assert page.more
+    seen = {o["AmazonOrderId"] for o in page.orders}
+    changed = page.orders[0]["AmazonOrderId"]  # read already: the buyer cancels it now
+    async with world.session.post(f"{world.base}/amazon/_sandbox/orders/{changed}/cancel") as resp:
+        assert resp.status == 200
+    world.clock.advance(1)
+    rest, _, _ = await poll_all(world.channel, page.cursor)
+    seen |= {o["AmazonOrderId"] for o in rest}
+    assert seen == set(world.sandbox.amazon.orders)

@@ -76,18 +76,32 @@ class AmazonChannel:
         return order["AmazonOrderId"], f"{order.get('LastUpdateDate', '')}@{order.get('OrderStatus', '')}"
 
     async def poll_orders(self, cursor: str | None) -> OrderPage:
-        """One getOrders page. The cursor (JSON) holds `LastUpdatedAfter`, and while a listing
-        is being paged also `NextToken`, `LastUpdatedBefore` and `MaxSeen` of that listing.
+        """One getOrders call. A listing covers `[LastUpdatedAfter, the bound Amazon states]`
+        as windows that each fit on one page; the cursor (JSON) holds the listing's `From`
+        and `Until` and the window being read (`LastUpdatedAfter`, `LastUpdatedBefore`).
 
-        When the last page is done, the next listing starts at the listing's
-        `LastUpdatedBefore` (or, if Amazon did not say, the latest `LastUpdateDate` seen)
-        minus `poll_overlap_seconds`, never earlier than the listing's own start. The
-        overlap costs a few repeated orders and buys no gaps: getOrders shows most, not
-        all, changes within two minutes, and an order that surfaces late with an older
-        `LastUpdateDate` would otherwise fall behind the watermark for good. Repeats are
-        dropped downstream by their idempotency key, AmazonOrderId + LastUpdateDate.
+        Why windows and not NextToken: Amazon documents no order for a listing's pages, and
+        an order updated while a listing is paged (the hub's own confirmShipment, a buyer's
+        cancellation) leaves the listing's window. A listing paged by position then moves
+        every later order up by one and the order at the next page's edge is never shown.
+        A window that fits on one page is read in one answer, so nothing can move under it.
+        A window whose answer has a NextToken is narrowed (to the page's last second when
+        the page looks ordered, else by half) and its page dropped; a window that fits is
+        followed by one as wide when it was at least half full, else by the rest of the
+        listing. Only a window of one second (Amazon's dates have whole seconds) is paged by
+        NextToken. A backlog costs about two calls a page; a poll with less than a page of
+        news, one call.
+
+        When the last window is read, the next listing starts at the listing's `Until`
+        minus `poll_overlap_seconds`, never before its `From`. The overlap costs a few
+        repeated orders and buys no gaps: getOrders shows most, not all, changes within two
+        minutes, and an order that surfaces late with an older `LastUpdateDate` would
+        otherwise fall behind the watermark for good. Repeats are dropped downstream by
+        their idempotency key, AmazonOrderId + LastUpdateDate.
         """
         state = self._read_cursor(cursor)
+        after = _ts(state["LastUpdatedAfter"]) or 0.0
+        window = {k: state.get(k) for k in ("From", "Until", "LastUpdatedAfter", "LastUpdatedBefore")}
         params = {"MarketplaceIds": ",".join(self.config.marketplace_ids),
                   "MaxResultsPerPage": str(self.config.page_size)}  # fmt: skip
         token = state.get("NextToken")
@@ -95,26 +109,45 @@ class AmazonChannel:
             params["NextToken"] = token
         else:
             params["LastUpdatedAfter"] = state["LastUpdatedAfter"]
+            if state.get("LastUpdatedBefore"):
+                params["LastUpdatedBefore"] = state["LastUpdatedBefore"]
         try:
             answer = await self.client.call("getOrders", "GET", ORDERS_PATH, params=params)
         except PermanentError as exc:
             if token and exc.category == "remote.rejected":
-                # An expired or unknown NextToken: list the same window again from its start.
-                return OrderPage([], self._dump({"LastUpdatedAfter": state["LastUpdatedAfter"]}), more=True)
+                # An expired or unknown NextToken: read the same window again from its start.
+                return OrderPage([], self._dump(window), more=True)
             raise
         payload = _payload(answer, "getOrders")
         orders = [o for o in payload.get("Orders") or [] if isinstance(o, dict)]
         seen = [t for t in (_ts(o.get("LastUpdateDate")) for o in orders) if t is not None]
+        until = _ts(state.get("Until")) or _ts(payload.get("LastUpdatedBefore"))
+        end = _ts(state.get("LastUpdatedBefore")) or until
+        window["From"] = state.get("From") or state["LastUpdatedAfter"]
+        window["Until"] = _iso(until) if until else None
+        if payload.get("NextToken") and not token and end is not None and end - after >= 2:
+            # Narrowed to the page's earlier seconds once: if the page was ordered by date they
+            # fit one page; if that window pages again the order was chance, and it is halved.
+            ordered = len(seen) == len(orders) and all(x <= y for x, y in zip(seen, seen[1:], strict=False))
+            if ordered and not state.get("Narrowed") and after + 1 <= seen[-1] - 1 < end:
+                narrowed = {**window, "LastUpdatedBefore": _iso(seen[-1] - 1), "Narrowed": True}
+                return OrderPage([], self._dump(narrowed), more=True)
+            halved = {**window, "LastUpdatedBefore": _iso(after + (end - after) // 2)}
+            return OrderPage([], self._dump(halved), more=True)
         max_seen = max([*seen, _ts(state.get("MaxSeen")) or 0.0]) or None
-        before = payload.get("LastUpdatedBefore") or state.get("LastUpdatedBefore")
         if payload.get("NextToken"):
-            paging = {"LastUpdatedAfter": state["LastUpdatedAfter"], "NextToken": payload["NextToken"],
-                      "LastUpdatedBefore": before, "MaxSeen": _iso(max_seen) if max_seen else None}  # fmt: skip
+            paging = {**window, "LastUpdatedBefore": _iso(end) if end else None,
+                      "NextToken": payload["NextToken"], "MaxSeen": _iso(max_seen) if max_seen else None}  # fmt: skip
             return OrderPage(orders, self._dump(paging), more=True)
-        start = _ts(state["LastUpdatedAfter"]) or 0.0
-        watermark = _ts(before) or max_seen
-        after = max(start, watermark - self.config.poll_overlap_seconds) if watermark else start
-        return OrderPage(orders, self._dump({"LastUpdatedAfter": _iso(after)}), more=False)
+        if until is not None and end is not None and end < until:
+            dense = len(orders) * 2 >= self.config.page_size
+            following = {**window, "LastUpdatedAfter": _iso(end),
+                         "LastUpdatedBefore": _iso(min(until, end + max(1.0, end - after))) if dense else None}  # fmt: skip
+            return OrderPage(orders, self._dump(following), more=True)
+        start = _ts(window["From"]) or after
+        watermark = until or max_seen
+        nxt = max(start, watermark - self.config.poll_overlap_seconds) if watermark else start
+        return OrderPage(orders, self._dump({"LastUpdatedAfter": _iso(nxt)}), more=False)
 
     def _read_cursor(self, cursor: str | None) -> dict[str, Any]:
         state: Any = None
