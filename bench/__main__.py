@@ -315,5 +315,27 @@ def publishing(
     save("publishing", results, json_out)
 
 
+@app.command("amazon-listing")
+def amazon_listing(
+    json_out: Path | None = JsonOpt,
+    orders: list[int] = typer.Option([250, 2_000, 10_000], help="Orders in the listing (repeatable)."),
+    page_size: int = typer.Option(100, min=1, max=100, help="MaxResultsPerPage."),
+) -> None:
+    """getOrders calls for one Amazon order listing (time windows of one page each) against
+    the minimum a NextToken listing needs, for orders spread in different ways."""
+    from bench import amazon_listing as bench
+    from bench.common import save, show
+
+    _quiet()
+    results = bench.run(orders, page_size)
+    show(
+        "Amazon order listing",
+        results,
+        [("orders", "orders"), ("missing", "missing"), ("repeats", "repeats"),
+         ("calls", "getOrders"), ("calls_min", "min"), ("calls_ratio", "×")],  # fmt: skip
+    )
+    save("amazon_listing", results, json_out)
+
+
 if __name__ == "__main__":
     app()

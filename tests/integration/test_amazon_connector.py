@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -316,3 +317,31 @@ async def test_an_order_that_changes_while_a_listing_is_read_hides_no_other_orde
     rest, _, _ = await poll_all(world.channel, page.cursor)
     seen |= {o["AmazonOrderId"] for o in rest}
     assert seen == set(world.sandbox.amazon.orders)
+
+
+async def test_a_listing_answered_in_no_order_is_read_whole_by_halving_its_windows(world, monkeypatch):
+    """Nothing relies on the pages being ordered by date: answered in a random order, every
+    window that pages is halved until it fits, and an order changed meanwhile hides none."""
+    select, shuffle = world.sandbox.amazon._select, random.Random(3).shuffle
+
+    def unordered(query: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = select(query)
+        shuffle(rows)
+        return rows
+
+    monkeypatch.setattr(world.sandbox.amazon, "_select", unordered)
+    for _ in range(250):
+        world.sandbox.amazon.create_orders(1)
+        world.clock.advance(1)
+    world.clock.advance(600)
+    page = await world.channel.poll_orders(None)
+    while not page.orders:
+        page = await world.channel.poll_orders(page.cursor)
+        world.clock.advance(1)
+    changed = page.orders[0]["AmazonOrderId"]
+    async with world.session.post(f"{world.base}/amazon/_sandbox/orders/{changed}/cancel") as resp:
+        assert resp.status == 200
+    rest, _, _ = await poll_all(world.channel, page.cursor, world.clock)
+    listed = {o["AmazonOrderId"] for o in [*page.orders, *rest]}
+    assert listed == set(world.sandbox.amazon.orders)
+    assert not any("NextToken=" in (r.url or "") for r in world.lineage)

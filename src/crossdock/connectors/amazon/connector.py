@@ -127,10 +127,11 @@ class AmazonChannel:
         window["Until"] = _iso(until) if until else None
         if payload.get("NextToken") and not token and end is not None and end - after >= 2:
             # Narrowed to the page's earlier seconds once: if the page was ordered by date they
-            # fit one page; if that window pages again the order was chance, and it is halved.
+            # fit one page (or, when the page is all of one second, that second is paged); if
+            # that window pages again the order was chance, and it is halved.
             ordered = len(seen) == len(orders) and all(x <= y for x, y in zip(seen, seen[1:], strict=False))
-            if ordered and not state.get("Narrowed") and after + 1 <= seen[-1] - 1 < end:
-                narrowed = {**window, "LastUpdatedBefore": _iso(seen[-1] - 1), "Narrowed": True}
+            if ordered and not state.get("Narrowed") and seen[-1] - 1 < end:
+                narrowed = {**window, "LastUpdatedBefore": _iso(max(after + 1, seen[-1] - 1)), "Narrowed": True}
                 return OrderPage([], self._dump(narrowed), more=True)
             halved = {**window, "LastUpdatedBefore": _iso(after + (end - after) // 2)}
             return OrderPage([], self._dump(halved), more=True)
