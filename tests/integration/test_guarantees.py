@@ -311,8 +311,9 @@ def test_sigterm_drains_and_exits_zero(db, spawn, fake):
     assert stats["done"] == 1 and stats["released"] == 1, stats
     q, s = get(db, quick), get(db, stuck)
     assert q.status is Status.DONE, "a handler that finishes within the drain is committed"
-    assert s.status is Status.READY and s.attempts == 0 and s.lease_token is None, (
-        "the other is given back unused"
+    assert s.status is Status.READY and s.attempts == 1 and s.lease_token is None, (
+        "the other is given back, its attempt counted: it reached the external system, so its "
+        "next attempt is a retry that looks before it acts"
     )
     assert count_status(db, Status.RUNNING) == 0
     assert done_rows(db) == [done_row_name(quick, w.pid)]

@@ -426,7 +426,10 @@ def heartbeat(conn: Connection, token: str, ids: list[int], lease_seconds: float
 
 
 def release(conn: Connection, token: str, ids: list[int], now: float) -> int:
-    """Give claimed messages back untouched (draining): due now, the attempt not counted."""
+    """Give claimed messages back (draining): due now, the attempt counted. Their handlers
+    were cut off while running and may have reached an external system (a sales order
+    created, its answer not yet read): the next attempt is a retry, which looks for what
+    the first one did before it acts again."""
     if not ids:
         return 0
     stmt = (
@@ -438,7 +441,6 @@ def release(conn: Connection, token: str, ids: list[int], now: float) -> int:
             lease_token=None,
             lease_expires_at=None,
             next_attempt_at=now,
-            attempts=messages.c.attempts - 1,
             updated_at=now,
         )
     )
