@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from crossdock import bootstrap
+from crossdock.domain.errors import QuantityRuleViolation
 from crossdock.engine import retry
 from crossdock.engine.retry import Park, RetryAt, RetryPolicy
 from crossdock.errors import Owner, PermanentError, Severity, ThrottledError, TransientError
@@ -84,6 +85,18 @@ def test_permanent_failure_parks_at_once_with_category_hint_and_owner():
     assert d.owner is Owner.TENANT and d.severity is Severity.HIGH and d.context == {"sku": "X-1"}
     auth = decide(PermanentError("auth.rejected", "token revoked", severity=Severity.CRITICAL), 1)
     assert isinstance(auth, Park) and auth.owner is Owner.PARTNER and auth.severity is Severity.CRITICAL
+
+
+def test_a_broken_rule_of_the_model_parks_at_once_with_its_code_and_hint():
+    error = QuantityRuleViolation("cannot ship 2 of line L1: only 0 open", "Check the shipment's lines.")
+    d = decide(error, 1)
+    assert isinstance(d, Park)
+    assert (d.category, d.summary, d.hint) == (
+        "business.quantity_rule",
+        "cannot ship 2 of line L1: only 0 open",
+        "Check the shipment's lines.",
+    )
+    assert d.owner is Owner.TENANT
 
 
 def test_unknown_exception_is_retried_then_parked_as_defect_unhandled():

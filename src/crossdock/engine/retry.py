@@ -1,7 +1,8 @@
 """Retry policy as values: a failure and the message's history in, a decision out.
 
 Transient → exponential backoff with full jitter, bounded by attempts and age.
-Throttled → wait as told, the attempt is not counted. Permanent → park at once.
+Throttled → wait as told, the attempt is not counted. Permanent, or a broken rule of the
+canonical model (`DomainError`) → park at once with its category and hint.
 Anything unclassified is a defect: retried like a transient, parked as `defect.unhandled`.
 """
 
@@ -11,7 +12,8 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
-from crossdock.errors import Owner, PermanentError, Severity, ThrottledError, TransientError
+from crossdock.domain.errors import DomainError
+from crossdock.errors import Owner, PermanentError, Severity, ThrottledError, TransientError, default_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,12 @@ class RetryPolicy:
             return RetryAt(now + error.retry_after, count_attempt=False, reason=str(error))
         if isinstance(error, PermanentError):
             return Park(error.category, error.detail, error.hint, error.severity, error.owner, error.context)
+        if isinstance(error, DomainError):
+            # A broken rule of the canonical model (shipping more than is open, cancelling
+            # nothing) fails the same way on every retry: parked at once with its code and
+            # hint, not retried for a day as a defect while the order's later steps wait.
+            hint = error.hint or "The order's data breaks a rule of the model; correct it, then retry."
+            return Park(error.code, error.detail, hint, Severity.HIGH, default_owner(error.code), {})
         if isinstance(error, TransientError):
             category, summary = "transient.exhausted", error.detail
             hint = "The other system kept failing; check its health, then retry."
