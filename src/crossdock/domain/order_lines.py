@@ -13,6 +13,20 @@ from crossdock.domain.errors import CurrencyMismatch, InvalidQuantity, QuantityR
 from crossdock.domain.money import Money, Quantity, to_decimal
 from crossdock.domain.order_status import OrderStatus, Tally, derive_status
 
+# How close a converted quantity must come to a line's open quantity to be that quantity.
+# Pack sizes make conversions divide (1 PK = 3 EA: 1/3 of a pack per each), and 28-digit
+# Decimals leave a residue that exact units never have (3 × 1/3 = 0.999…9).
+CONVERSION_RESIDUE = Decimal("1e-18")
+
+
+def in_line_units(quantity: Decimal, line_units: Decimal, other_units: Decimal, open_: Decimal) -> Decimal:
+    """`quantity` in another system's units (an ERP's or a warehouse's), in a line's units,
+    where `line_units` of the line are `other_units` of the other system: multiplied before
+    it is divided, and the line's `open_` quantity when within a conversion's residue of it,
+    so a line shipped or cancelled in full is exactly done."""
+    units = quantity * line_units / other_units
+    return open_ if abs(units - open_) <= CONVERSION_RESIDUE else units
+
 
 @dataclass(frozen=True, slots=True)
 class TaxLine:

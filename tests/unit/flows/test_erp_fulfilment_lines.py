@@ -51,3 +51,13 @@ def test_erp_units_become_channel_units_and_fill_lines_of_one_item_in_order():
     assert shipped == {"L2": (D(3), D(3), "EACH-A"), "L3": (D(1), D(1), "B")}
     assert all(line.open == 0 for line in order.lines)
     assert _ship(order, request, ErpShipment("OUT-3", "done", None, None, (("A", D(1)),))) == {}
+
+
+def test_a_pack_shipped_in_full_by_the_each_is_exactly_shipped():
+    order = Order("shopify", "2", "USD", lines=[OrderLine("L1", "PK3-A", D(1), Money(D(30), "USD"))])
+    request = SalesOrderRequest(
+        "shopify:2", "USD", (SalesOrderLine("L1", "A", D(3), "EA", D(10)),), None, "Ada", None, None
+    )
+    shipped = _ship(order, request, ErpShipment("OUT-1", "done", None, None, (("A", D(3)),)))
+    assert shipped == {"L1": (D(1), D(3), "PK3-A")}
+    assert order.line("L1").open == 0

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from crossdock.connectors.capabilities import SalesOrderRequest
 from crossdock.connectors.erp_fulfilment import ErpFulfilment, ErpShipment
+from crossdock.domain.order_lines import in_line_units
 from crossdock.domain.orders import Order
 from crossdock.domain.shipments import Shipment, ShipmentLine
 from crossdock.engine.handlers import HandlerContext
@@ -81,11 +82,11 @@ def _ship(order: Order, request: SalesOrderRequest, erp_shipment: ErpShipment) -
         rest = quantity
         for mapped in (m for m in request.lines if m.item_code == item_code):
             line = order.line(mapped.line_ref)
-            per_erp_unit = line.ordered / mapped.quantity  # channel units per ERP unit
-            erp_qty = min(rest, line.open / per_erp_unit)
+            # `line.ordered` channel units are `mapped.quantity` ERP units
+            erp_qty = min(rest, in_line_units(line.open, mapped.quantity, line.ordered, mapped.quantity))
             if erp_qty <= 0:
                 continue
-            units = erp_qty * per_erp_unit
+            units = in_line_units(erp_qty, line.ordered, mapped.quantity, line.open)
             order.ship(mapped.line_ref, units)
             before = shipped.get(mapped.line_ref, (Decimal(0), Decimal(0), None))
             shipped[mapped.line_ref] = (before[0] + units, before[1] + erp_qty, line.sku)

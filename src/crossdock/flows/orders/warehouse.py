@@ -10,6 +10,7 @@ import hashlib
 from decimal import Decimal
 
 from crossdock.connectors.wms_rest.codec import WmsEvent, decode_event
+from crossdock.domain.order_lines import in_line_units
 from crossdock.domain.orders import Order
 from crossdock.domain.serde import to_plain
 from crossdock.domain.shipments import Package, Shipment, ShipmentLine, WarehouseEventKind
@@ -48,25 +49,46 @@ def _items(rel: ReleaseRecord) -> dict[str, str]:
     return {line["line_ref"]: line["item_code"] for line in rel.lines}
 
 
-def _to_order_units(rel: ReleaseRecord) -> dict[str, Decimal]:
-    """Per order line: channel units per warehouse unit."""
-    return {line["line_ref"]: Decimal(line["order_quantity"]) / Decimal(line["quantity"]) for line in rel.lines}
+def _to_order_units(rel: ReleaseRecord, order: Order, quantities: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Warehouse quantities per order line, in the order's units (see `in_line_units`)."""
+    sizes = {line["line_ref"]: (Decimal(line["order_quantity"]), Decimal(line["quantity"])) for line in rel.lines}
+    out = {}
+    for line_id, quantity in quantities.items():
+        if line_id not in sizes:
+            raise PermanentError(
+                "business.unknown_release_line",
+                f"the warehouse reported line {line_id} on release {rel.release_ref}, which does not hold it",
+                "Check the warehouse's event against the release, then resolve or retry.",
+            )
+        order_units, units = sizes[line_id]
+        out[line_id] = in_line_units(quantity, order_units, units, order.line(line_id).open)
+    return out
+
+
+def _per_line(lines) -> dict[str, Decimal]:
+    """Quantities per order line; a line reported twice (two lots, two cartons) is summed."""
+    total: dict[str, Decimal] = {}
+    for line in lines:
+        total[line.line_id] = total.get(line.line_id, Decimal(0)) + line.quantity
+    return total
 
 
 async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, event: WmsEvent) -> None:
-    factor, order = _to_order_units(rel), records.canonical(rec)
+    order = records.canonical(rec)
     policy = (await order_settings(ctx)).short_pick
     cancelled: dict[str, str] = {}
-    for line in event.lines:
-        if line.kind is not WarehouseEventKind.SHORT_PICKED or line.shortfall <= 0:
-            continue
-        units = line.shortfall * factor[line.line_id]
+    shortfalls = {
+        line.line_id: line.shortfall
+        for line in event.lines
+        if line.kind is WarehouseEventKind.SHORT_PICKED and line.shortfall > 0
+    }
+    for line_id, units in _to_order_units(rel, order, shortfalls).items():
         if policy == "cancel":
-            order.cancel_line(line.line_id, units, reason="short pick")
-            cancelled[line.line_id] = str(units)
+            order.cancel_line(line_id, units, reason="short pick")
+            cancelled[line_id] = str(units)
         else:
-            order.release_allocation(line.line_id, units)
-            order.backorder(line.line_id, units)
+            order.release_allocation(line_id, units)
+            order.backorder(line_id, units)
     records.save(ctx, records.with_order(rec, order, stage=(await _stage_after_short_pick(ctx, rec, order)).value))
     if cancelled:
         ctx.emit(stages.CANCEL_LINES, {"order_ref": rec.order_ref, "lines": cancelled, "reason": "short pick"})
@@ -94,13 +116,13 @@ async def _shipped(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, ev
     ref = f"{rel.release_ref}#{event.shipment.shipment_id}"
     if any(s.shipment_ref == ref for s in await records.shipments(ctx, rec.order_ref)):
         return  # the same shipment reported again
-    factor, order = _to_order_units(rel), records.canonical(rec)
-    lines = tuple(
-        ShipmentLine(line.line_id, line.quantity * factor[line.line_id], line.sku) for line in event.shipment.lines
-    )
+    order, w = records.canonical(rec), event.shipment
+    erp_quantities = _per_line(w.lines)
+    skus = {line.line_id: line.sku for line in reversed(w.lines)}  # a line's first SKU
+    units = _to_order_units(rel, order, erp_quantities)
+    lines = tuple(ShipmentLine(line_id, quantity, skus[line_id]) for line_id, quantity in units.items())
     for line in lines:
         order.ship(line.line_id, line.quantity)
-    w = event.shipment
     shipment = Shipment(
         shipment_id=ref,
         order_ref=rec.channel_order_id,
@@ -113,7 +135,6 @@ async def _shipped(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecord, ev
         packages=(package_for(ref, w.tracking_number, w.tracking_url, lines),),
         location_ref=rel.warehouse,
     )
-    erp_quantities = {line.line_id: line.quantity for line in w.lines}
     await record_shipment(ctx, rec, order, shipment, erp_quantities, release_ref=rel.release_ref)
     if event.final:
         records.save_release(ctx, rel.evolve(state="done"))

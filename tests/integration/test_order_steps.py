@@ -1,0 +1,120 @@
+"""Order steps' edge cases on the real engine and store, with in-memory ERP, WMS and channel
+(tests/support/order_steps.py): units converted by pack size, lines reported in lots, short
+picks, and an ERP create cut off by a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from tests.support.order_steps import D, Harness, run
+
+
+def _line(h: Harness, ref: str) -> dict[str, Decimal]:
+    line = h.order(ref).order.document["lines"][0]
+    return {k: Decimal(line[k]) for k in ("ordered", "shipped", "cancelled")}
+
+
+def _confirmed(h: Harness) -> list[Decimal]:
+    return [line.quantity for _ref, shipment in h.channel.confirmations for line in shipment.lines]
+
+
+@pytest.mark.parametrize(
+    ("pack", "shipments"),
+    [(3, [[3]]), (6, [[6]]), (7, [[7]]), (9, [[9]]), (12, [[5, 7]]), (12, [[5], [7]]), (12, [[1], [11]])],
+    ids=["3-pack", "6-pack", "7-pack", "9-pack", "case-in-two-lots", "case-in-two-shipments", "case-1-then-11"],
+)
+def test_a_pack_shipped_in_full_by_the_each_is_shipped_exactly_and_the_order_closes(
+    settings, monkeypatch, pack, shipments
+):
+    """1 pack on the channel is `pack` EA in the ERP and the warehouse: 1/pack as a 28-digit
+    Decimal made a full shipment 0.999…9 packs (never closed, refused by the channel) or
+    1.000…2 (more than was open)."""
+    h = Harness(settings, monkeypatch)
+
+    async def go():
+        ref = h.seed_validated("4101", lines=(("L1", "PACK-A", D(1), "A", D(pack), "EA"),))
+        await h.start(ref)
+        await h.run()
+        for n, lots in enumerate(shipments, 1):
+            await h.shipped(ref, f"S{n}", [("L1", q) for q in lots], final=n == len(shipments))
+            await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert _line(h, ref) == {"ordered": 1, "shipped": 1, "cancelled": 0}
+    assert h.order(ref).order.stage == "closed"
+    assert sum(_confirmed(h)) == 1
+    invoiced = [q for _inv, _ref, lines in h.erp.invoices for _item, q in lines]
+    assert sum(invoiced) == pack and len(invoiced) == len(shipments)  # one invoice line per order line
+
+
+def test_a_case_short_picked_by_the_each_and_cancelled_leaves_nothing_open(settings, monkeypatch):
+    h = Harness(settings, monkeypatch, short_pick="cancel")
+
+    async def go():
+        ref = h.seed_validated("4001")  # L1: 1 CASE-A = 12 EA of A
+        await h.start(ref)
+        await h.run()
+        await h.short_picked(ref, [("L1", 12, 8)])
+        await h.shipped(ref, "S1", [("L1", 8)], final=True)
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    line = _line(h, ref)
+    assert line["shipped"] + line["cancelled"] == line["ordered"] == 1
+    assert h.order(ref).order.stage == "closed"
+
+
+def test_a_shipment_line_the_release_does_not_hold_parks_with_its_cause(settings, monkeypatch):
+    h = Harness(settings, monkeypatch)
+
+    async def go():
+        ref = h.seed_validated("4201")
+        await h.start(ref)
+        await h.run()
+        await h.shipped(ref, "S1", [("L9", 12)], final=True)
+        await h.run()
+        await h.close()
+
+    run(go())
+    [parked] = h.open_exceptions()
+    assert parked["category"] == "business.unknown_release_line"
+
+
+def test_an_erp_create_cut_off_by_a_restart_is_looked_up_not_created_again(settings, monkeypatch):
+    """The ERP takes the sales order and answers late; the worker stops (drain) before the
+    answer. The next run is a retry: it finds the sales order by its reference."""
+    h = Harness(settings, monkeypatch)
+    answered_late = asyncio.Event()
+    create = h.erp.create_sales_order
+
+    async def slow_create(request):
+        made = await create(request)
+        if not answered_late.is_set():
+            answered_late.set()
+            await asyncio.sleep(3600)
+        return made
+
+    h.erp.create_sales_order = slow_create
+
+    async def go():
+        ref = h.seed_validated("5001")
+        await h.start(ref)
+        worker, stop = h.hub.worker(drain_seconds=0.2), asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        await asyncio.wait_for(answered_late.wait(), 20)
+        stop.set()
+        await running
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert h.erp.created == ["SO-1"]
+    assert h.order(ref).order.stage != "validated"
