@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossdock.api import console, hooks, v1
@@ -62,6 +63,9 @@ def create_app(hub: Any, *, run_workers: bool, workers: int = 1) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(v1.ApiError, v1.api_error)
+    app.add_exception_handler(OverflowError, _unstorable_value)
+    app.add_exception_handler(DataError, _unstorable_value)
+    app.add_exception_handler(UnicodeEncodeError, _unstorable_value)
     return app
 
 
@@ -122,5 +126,27 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    error = {"code": "request.invalid", "message": "the request does not match this endpoint", "hint": ""}
+    named = "; ".join(
+        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()[:10]
+    )
+    error = {
+        "code": "request.invalid",
+        "message": f"the request does not match this endpoint: {named}" if named else "the request does not match this endpoint",
+        "hint": "Correct the fields named, then send the request again.",
+    }
     return JSONResponse({"error": error}, status_code=422)
+
+
+async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+    """A value no database column can hold or be compared with: an integer beyond 64 bits
+    (SQLite raises OverflowError, PostgreSQL `bigint out of range`), a text with NUL
+    (PostgreSQL takes none) or a lone surrogate (no UTF-8). Input, not a fault of the hub:
+    answered 400, not 500."""
+    log.info("refused a request with an unstorable value: %s", str(exc).splitlines()[0][:200])
+    error = {
+        "code": "request.unstorable_value",
+        "message": "the request holds a value the database cannot hold: an integer beyond 64 bits, "
+        "a text with a NUL character or one that is not valid Unicode",
+        "hint": "Send ids and numbers as Crossdock issued them, and text without NUL characters.",
+    }
+    return JSONResponse({"error": error}, status_code=400)

@@ -32,6 +32,7 @@ from crossdock.connectors.webhook.verify import SignatureError, signer, verify
 from crossdock.flows.services import LiveConnection, Services, bump_counter
 from crossdock.records import Delivery
 from crossdock.store import audit
+from crossdock.store.tables import messages
 
 log = logging.getLogger("crossdock.hooks")
 
@@ -64,6 +65,29 @@ def _verifier(kind: str) -> Any:
     return found.inbound if found else None
 
 
+# The delivery's fields that become a message's keys, with their column's length: a value
+# taken from a signed body that the database cannot store (too long for PostgreSQL's
+# varchar, or holding NUL, which no PostgreSQL text takes) is refused as the sender's
+# error; stored, it failed the intake's whole batch and was answered "retry later" forever.
+_KEYS = {name: messages.c[name].type.length for name in ("kind", "idempotency_key", "ordering_key", "correlation_id")}
+
+
+def _storable(delivery: Delivery) -> Delivery:
+    for name, limit in _KEYS.items():
+        value = getattr(delivery, name)
+        if value is None:
+            continue
+        if "\x00" in value or (limit is not None and len(value) > limit):
+            raise Refused(
+                400,
+                "body.key_invalid",
+                f"the delivery's {name.replace('_', ' ')} ({value[:80]!r}…, {len(value)} characters) "
+                f"must be at most {limit} characters without NUL",
+                "Send the reference the body carries (an order id, a message id) as the system issued it.",
+            )
+    return delivery
+
+
 class Refused(Exception):
     """A delivery turned away: the HTTP status and the error the sender reads."""
 
@@ -82,7 +106,7 @@ class HookIntake:
         connection = None
         try:
             connection = await self._connection(connection_id)
-            delivery = await self._delivery(request, connection, topic)
+            delivery = _storable(await self._delivery(request, connection, topic))
         except Ignored as ignored:
             IGNORED.labels(connection.tenant_id if connection else NO_TENANT, ignored.topic[:64]).inc()
             return JSONResponse({"ignored": True, "topic": ignored.topic}, status_code=200)

@@ -33,7 +33,9 @@ from crossdock.domain.pricing import BasePrice, ChannelPriceRule, Direction, Pri
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ConnectionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+# Prices below a trillion with at most 6 decimals: room for any currency, and a price of
+# 1e999999999 is refused here instead of overflowing every later computation with it.
+Amount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), decimal_places=6, allow_inf_nan=False)]
 Percent = Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)]
 
 

@@ -69,7 +69,7 @@ class UnitConversionEntry(Strict):
     item: Name | None = None
     from_uom: Unit = Field(alias="from")
     to_uom: Unit = Field(alias="to")
-    factor: Decimal = Field(gt=0)
+    factor: Decimal = Field(gt=0, lt=Decimal("1e9"), decimal_places=9, allow_inf_nan=False)
 
     def to_domain(self) -> rules.UnitConversion:
         return rules.UnitConversion(self.from_uom, self.to_uom, self.factor, self.item)

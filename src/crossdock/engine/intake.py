@@ -63,7 +63,13 @@ class Intake:
     async def _write(self, batch: list[tuple[Delivery, asyncio.Future]]) -> None:
         try:
             written = await self._db.write(inbox.accept_batch, [d for d, _ in batch], self._clock())
-        except Exception as exc:  # nothing was committed: every caller hears it, none is told "accepted"
+        except Exception as exc:  # nothing was committed: none is told "accepted"
+            if len(batch) > 1:
+                # One delivery the database refuses must not fail the others written with it:
+                # each is written alone, and only what fails alone hears the error.
+                for one in batch:
+                    await self._write([one])
+                return
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc)

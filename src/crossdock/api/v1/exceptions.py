@@ -8,6 +8,7 @@ again), resolve 200; an exception no longer open answers 409."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -131,11 +132,26 @@ async def resubmit(principal: Operator, exc: Exception_, body: ResubmitBody, hub
     """Replace the parked message by an edited copy that keeps its place in its key's order."""
     if body.payload is None:
         raise ApiError(422, "exception.invalid_action", "the payload must not be null")
-    payload = orjson.dumps(body.payload).decode()
+    payload = _payload_text(body.payload)
     result = await _act(
         hub, _resubmit, exc.id, payload, principal.name, hub.clock(), body.reason, exc.tenant_id
     )
     return _answer(result, 202, exc.id)
+
+
+def _payload_text(payload: Any) -> str:
+    """The edited payload as the JSON the message will carry, refused when JSON cannot say it
+    as sent: NaN or Infinity (would be written null), integers beyond 64 bits, lone surrogates."""
+    try:
+        json.dumps(payload, allow_nan=False)
+        return orjson.dumps(payload).decode()
+    except (ValueError, TypeError) as err:
+        raise ApiError(
+            422,
+            "exception.invalid_payload",
+            f"the payload cannot be written as JSON the way it was sent: {err}",
+            "Send numbers as finite values within 64 bits (or as strings) and text as valid Unicode.",
+        ) from None
 
 
 def _resubmit(conn: Any, exception_id: int, payload: str, actor: str, now: float, reason: Any, tenant: str):
