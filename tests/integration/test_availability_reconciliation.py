@@ -4,6 +4,7 @@ when) and repaired through the publishing outbox; the sandbox shows the repair."
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -168,3 +169,42 @@ async def test_drift_reports_over_the_cli_and_the_api(rig, settings):
     assert report["sample"][0]["difference"] == "-25"
     assert client.get(url, headers={"Authorization": f"Bearer {other.plaintext}"}).status_code == 404
     assert client.get(url).status_code == 401
+
+
+def shown_on_shopify(rig, i: int) -> int:
+    store = rig.sandbox.shopify
+    return store.inventory[(store.variant_by_sku(sku(i))["inventory_item_id"], LOCATION)]["available"]
+
+
+async def test_a_sell_out_published_while_the_channel_is_read_is_not_corrected_back(rig, monkeypatch):
+    """The run reads what each item should show, then the channel over the network; an item
+    that sells out meanwhile is published at 0 and must stay 0, not be "repaired" back to the
+    figure read before."""
+    from crossdock.flows.availability import reconcile as flow
+
+    assert shown_on_shopify(rig, 3) == 23
+    real_reader, raced = flow.reader, []
+
+    async def racing_reader(ctx, connection):
+        channel = await real_reader(ctx, connection)
+        read = channel.read
+
+        async def read_while_it_sells_out(skus):
+            if not raced:
+                raced.append(True)
+                rig.stock([(sku(3), 0)])
+                for _ in range(400):
+                    if shown_on_shopify(rig, 3) == 0:
+                        break
+                    await asyncio.sleep(0.05)
+            return await read(skus)
+
+        channel.read = read_while_it_sells_out
+        return channel
+
+    monkeypatch.setattr(flow, "reader", racing_reader)
+    rig.insert("availability.reconcile", "reconcile-now", {"connection_id": SHOP})
+    await rig.run()
+    assert raced and shown_on_shopify(rig, 3) == 0
+    [report] = [r for r in reports(rig, SHOP) if r.run_id.startswith(SHOP)]
+    assert report.items_drifted == 0  # the sell-out was no drift

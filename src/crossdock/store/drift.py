@@ -37,13 +37,33 @@ class Expected:
 def expected_page(
     conn: Connection, tenant_id: str, connection_id: str, after: str | None, limit: int
 ) -> list[Expected]:
+    stmt = _expected(tenant_id, connection_id).order_by(channel_availability.c.item_code).limit(limit)
+    if after is not None:
+        stmt = stmt.where(channel_availability.c.item_code > after)
+    return [_expected_row(r) for r in conn.execute(stmt)]
+
+
+def still_expected(conn: Connection, tenant_id: str, connection_id: str, page: list[Expected]) -> set[str]:
+    """The items of `page` whose expected figure is what it was and that are still not busy.
+    A reconciliation reads the page, then the channel over the network; an item published
+    meanwhile (a sell-out sent while the channel was read) must not be "corrected" back to
+    the figure read before it, nor its observation recorded as confirmed."""
+    was = {e.item: e.expected for e in page}
+    items, same = sorted(was), set()
+    for start in range(0, len(items), 500):
+        stmt = _expected(tenant_id, connection_id).where(channel_availability.c.item_code.in_(items[start : start + 500]))
+        same |= {e.item for e in map(_expected_row, conn.execute(stmt)) if not e.busy and e.expected == was[e.item]}
+    return same
+
+
+def _expected(tenant_id: str, connection_id: str):
     a, lst, q = channel_availability.c, channel_listings.c, publish_queue.c
     queued = (
         select(literal_column("1"))
         .where(q.tenant_id == a.tenant_id, q.connection_id == a.connection_id, q.item_code == a.item_code)
         .exists()
     )
-    stmt = (
+    return (
         select(a.item_code, a.published, queued.label("queued"), channel_listings)
         .select_from(
             channel_availability.outerjoin(
@@ -56,17 +76,13 @@ def expected_page(
             )
         )
         .where(a.tenant_id == tenant_id, a.connection_id == connection_id, a.published.is_not(None))
-        .order_by(a.item_code)
-        .limit(limit)
     )
-    if after is not None:
-        stmt = stmt.where(a.item_code > after)
-    page = []
-    for r in conn.execute(stmt):
-        listing = _listing(r) if r.tenant_id is not None else None
-        busy = bool(r.queued) or (listing is not None and listing.in_flight)
-        page.append(Expected(r[0], Decimal(r.published), listing, busy))
-    return page
+
+
+def _expected_row(r: Any) -> Expected:
+    listing = _listing(r) if r.tenant_id is not None else None
+    busy = bool(r.queued) or (listing is not None and listing.in_flight)
+    return Expected(r[0], Decimal(r.published), listing, busy)
 
 
 @dataclass(frozen=True, slots=True)

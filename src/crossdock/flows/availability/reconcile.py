@@ -41,29 +41,33 @@ async def reconcile(msg: Message, ctx: HandlerContext) -> None:
     skus = {e.item: refs.get(e.item) or [e.item] for e in judged}
     levels = await channel.read(sorted({s[0] for s in skus.values()})) if judged else {}
 
-    stats, seen, corrections = PageStats(), [], []
+    read = [(e, levels.get(skus[e.item][0])) for e in judged]
     position = SEQ.next(after=msg.seq)
-    for e in judged:
-        level = levels.get(skus[e.item][0])
-        if level is None or level.quantity is None:
-            stats.missing += 1
-            continue
-        stats.checked += 1
-        observed = Decimal(level.quantity)
-        drifted = observed != e.expected
-        since = None
-        if drifted:
-            since = e.listing.drift_since if e.listing and e.listing.drift_since else now
-            stats.add(e.item, e.expected, observed, since)
-            urgency = urgency_against(e.expected, observed).value
-            corrections.append(QueuedValue(e.item, e.expected, urgency, RANK[urgency], position))
-        listing_ref = level.listing_ref if len(skus[e.item]) == 1 else None
-        seen.append(Observation(e.item, observed, listing_ref, drifted, since))
-
     more = len(page) >= size
     cursor = page[-1].item if page else after
 
     def write(c) -> None:
+        # Judged in the outcome's transaction against the items as they are now: an item
+        # published or queued while the channel was read is left to the next run.
+        current = drift.still_expected(c, tenant, connection, judged)
+        stats, seen, corrections = PageStats(), [], []
+        for e, level in read:
+            if level is None or level.quantity is None:
+                stats.missing += 1
+                continue
+            if e.item not in current:
+                continue
+            stats.checked += 1
+            observed = Decimal(level.quantity)
+            drifted = observed != e.expected
+            since = None
+            if drifted:
+                since = e.listing.drift_since if e.listing and e.listing.drift_since else now
+                stats.add(e.item, e.expected, observed, since)
+                urgency = urgency_against(e.expected, observed).value
+                corrections.append(QueuedValue(e.item, e.expected, urgency, RANK[urgency], position))
+            listing_ref = level.listing_ref if len(skus[e.item]) == 1 else None
+            seen.append(Observation(e.item, observed, listing_ref, drifted, since))
         if first:
             drift.start_report(c, tenant, run_id, connection, now)
         drift.record_observations(c, tenant, connection, seen, now)
