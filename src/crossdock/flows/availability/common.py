@@ -5,17 +5,52 @@ the channel shows is domain logic (`domain.availability_rules.urgency_against`).
 from __future__ import annotations
 
 import time
+from decimal import Decimal
+from fractions import Fraction
 
 from crossdock.configuration.publishing import PublishingSettings
 from crossdock.domain.availability_rules import RANK, Urgency
+from crossdock.domain.errors import UnknownConversion
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
+from crossdock.flows.tenant_config import tenant_config
 from crossdock.store import inventory as inventory_store
 from crossdock.store import publishing as store
 
 URGENT_RANK = RANK[Urgency.LOW_STOCK.value]  # to_zero and low_stock go out at once
 REFS_TTL = 5.0  # seconds a tenant's SKU cross-references are kept per process
 ANY = "*"
+
+
+# A listing sold in another unit than the item's stock unit (a case of 24 batteries): how
+# many stock units one listed unit holds, or None when the tenant's units say no pack size.
+PackSizes = dict[tuple[str, str], Fraction | None]  # (item, SKU) → stock units per listed unit
+ONE = Fraction(1)  # a listing in the stock unit
+
+
+async def pack_sizes(ctx: HandlerContext, channel: str) -> PackSizes:
+    """The pack size of every SKU mapped with its own unit (`uom`) on `channel`."""
+    mappings = (await tenant_config(ctx)).rules.mappings
+    sizes: PackSizes = {}
+    for xref in mappings.skus:
+        if not xref.sku or not xref.uom or xref.channel not in (channel, ANY):
+            continue
+        stock_unit = mappings.erp_uom_of(xref.item_code)
+        if xref.uom == stock_unit:
+            continue
+        try:
+            sizes[(xref.item_code, xref.sku)] = mappings.unit_conversions(xref.item_code).factor(xref.uom, stock_unit)
+        except UnknownConversion:
+            sizes[(xref.item_code, xref.sku)] = None
+    return sizes
+
+
+def in_listed_units(quantity: Decimal, pack: Fraction | None) -> Decimal:
+    """Stock units as the listing counts them: whole packs, rounded down (a pack that is not
+    all there cannot be sold); 0 when the pack size is unknown, so nothing is oversold."""
+    if pack is None:
+        return Decimal(0)
+    return Decimal((quantity * pack.denominator) // pack.numerator)
 
 
 async def settings_of(ctx: HandlerContext, connection_id: str) -> PublishingSettings:

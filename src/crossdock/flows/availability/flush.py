@@ -32,7 +32,16 @@ from crossdock.connectors.inventory_publishing import ItemFailure, StockUpdate
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import ThrottledError, TransientError
 from crossdock.flows.availability import kinds
-from crossdock.flows.availability.common import URGENT_RANK, channel_refs, connection_of, settings_of
+from crossdock.flows.availability.common import (
+    ONE,
+    URGENT_RANK,
+    PackSizes,
+    channel_refs,
+    connection_of,
+    in_listed_units,
+    pack_sizes,
+    settings_of,
+)
 from crossdock.flows.availability.connect import publisher
 from crossdock.flows.availability.outcome import Entry, report_failures, requeue_stale, sort_result
 from crossdock.records import Message
@@ -58,7 +67,7 @@ async def flush(msg: Message, ctx: HandlerContext) -> None:
     channel = await publisher(ctx, connection)
     size = min(settings.batch_size or channel.max_batch, channel.max_batch)
     quiet, linger = now - settings.quiet_seconds, now - linger_for(settings, channel.channel)
-    refs = await channel_refs(ctx, channel.channel)
+    refs, packs = await channel_refs(ctx, channel.channel), await pack_sizes(ctx, channel.channel)
     taken: set[str] = set()  # items handled by an earlier batch of this flush
     delay, started = settings.recheck_seconds, time.monotonic()
 
@@ -78,7 +87,7 @@ async def flush(msg: Message, ctx: HandlerContext) -> None:
 
     for batch in range(MAX_BATCHES):
         plan = await ctx.read(read)
-        updates, entries, unchanged, oversized = _updates(plan, refs, size)
+        updates, entries, unchanged, oversized = _updates(plan, refs, packs, size)
         if not updates and not unchanged and not oversized:
             break
         delay = 0.0
@@ -156,7 +165,7 @@ async def _record(ctx: HandlerContext, connection: str, batch_ref: str, entries:
 
 
 def _updates(
-    plan: Plan, refs: dict[str, list[str]], size: int
+    plan: Plan, refs: dict[str, list[str]], packs: PackSizes, size: int
 ) -> tuple[list[StockUpdate], list[Entry], list, dict[str, tuple[QueuedValue, int]]]:
     """The batch: one update per listing of each changed item, at most `size` updates. An item
     with more listings than a batch holds can never go: it is set apart (`oversized`)."""
@@ -178,9 +187,12 @@ def _updates(
             continue
         if len(updates) + len(targets) > size:
             break
-        quantity = int(row.quantity.to_integral_value(ROUND_FLOOR))
-        previous = int(listing.confirmed) if listing is not None and listing.confirmed is not None else None
-        for ref in targets:
+        confirmed = listing.confirmed if listing is not None else None
+        for sku, ref in zip(skus if not remote else skus[:1], targets, strict=True):
+            # In the listing's own unit: a case-pack SKU shows whole cases of the stock units.
+            pack = packs.get((row.item, sku), ONE)
+            quantity = int(in_listed_units(row.quantity, pack).to_integral_value(ROUND_FLOOR))
+            previous = int(in_listed_units(confirmed, pack)) if confirmed is not None else None
             key = f"{row.item}>{ref}@{row.seq}"  # unique even when two items share a SKU
             updates.append(StockUpdate(row.item, str(ref), quantity, previous, key))
             entries.append(Entry(key, row.item, row.quantity, row.seq, row.urgency, remote))

@@ -16,7 +16,14 @@ from decimal import Decimal
 from crossdock.domain.availability_rules import RANK, urgency_against
 from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.availability import kinds
-from crossdock.flows.availability.common import channel_refs, connection_of, settings_of
+from crossdock.flows.availability.common import (
+    ONE,
+    channel_refs,
+    connection_of,
+    in_listed_units,
+    pack_sizes,
+    settings_of,
+)
 from crossdock.flows.availability.connect import reader
 from crossdock.records import Message
 from crossdock.store import drift
@@ -36,7 +43,7 @@ async def reconcile(msg: Message, ctx: HandlerContext) -> None:
     channel = await reader(ctx, connection)
     size = settings.reconcile_page
     page = await ctx.read(lambda c: drift.expected_page(c, tenant, connection, after, size))
-    refs = await channel_refs(ctx, channel.channel)
+    refs, packs = await channel_refs(ctx, channel.channel), await pack_sizes(ctx, channel.channel)
     judged = [e for e in page if not e.busy]
     skus = {e.item: refs.get(e.item) or [e.item] for e in judged}
     levels = await channel.read(sorted({s[0] for s in skus.values()})) if judged else {}
@@ -58,16 +65,20 @@ async def reconcile(msg: Message, ctx: HandlerContext) -> None:
             if e.item not in current:
                 continue
             stats.checked += 1
-            observed = Decimal(level.quantity)
-            drifted = observed != e.expected
+            # Compared in the listing's unit (whole cases of a case-pack SKU); what it shows is
+            # kept in stock units, so a later compare-and-set expects exactly the cases shown.
+            pack = packs.get((e.item, skus[e.item][0]), ONE)
+            observed, expected = Decimal(level.quantity), in_listed_units(e.expected, pack)
+            drifted = observed != expected
             since = None
             if drifted:
                 since = e.listing.drift_since if e.listing and e.listing.drift_since else now
-                stats.add(e.item, e.expected, observed, since)
-                urgency = urgency_against(e.expected, observed).value
+                stats.add(e.item, expected, observed, since)
+                urgency = urgency_against(expected, observed).value
                 corrections.append(QueuedValue(e.item, e.expected, urgency, RANK[urgency], position))
             listing_ref = level.listing_ref if len(skus[e.item]) == 1 else None
-            seen.append(Observation(e.item, observed, listing_ref, drifted, since))
+            shows = e.expected if not drifted else observed * (pack or ONE).numerator / (pack or ONE).denominator
+            seen.append(Observation(e.item, shows, listing_ref, drifted, since))
         if first:
             drift.start_report(c, tenant, run_id, connection, now)
         drift.record_observations(c, tenant, connection, seen, now)
