@@ -29,6 +29,7 @@ from crossdock.store import audit
 from crossdock.store.catalog import ensure_catalog_schedule
 from crossdock.store.db import insert_into
 from crossdock.store.drift import ensure_reconciliation
+from crossdock.store.inventory import RULES_NAME, request_recompute
 from crossdock.store.mappings import apply_sections
 from crossdock.store.pricing import ensure_price_polling
 from crossdock.store.schedules import ensure_polling
@@ -80,6 +81,13 @@ class StoredConnection:
     config: BaseModel | dict[str, Any]  # secrets still sealed (`enc:`) or `env:` references
 
 
+def _changes_listings(change: Any) -> bool:
+    """A section whose change changes what channels may list (rules, SKUs, pack sizes)."""
+    if change.status == "unchanged":
+        return False
+    return change.object in ("mappings.sku", "mappings.uom") or (change.object, change.id) == ("rules", RULES_NAME)
+
+
 def apply_config(
     engine: Engine, parsed: CrossdockConfig, source_path: str, raw_text: str, actor: str, box: SecretBox
 ) -> ApplyReport:
@@ -96,6 +104,8 @@ def apply_config(
             repriced = any(c.object == "rules" and c.id == "pricing" and c.status != "unchanged" for c in sections)
             ensure_price_polling(conn, tenant, now, changed=repriced)
             ensure_reconciliation(conn, tenant, now)
+            if any(_changes_listings(c) for c in sections):
+                request_recompute(conn, tenant.id, now)
             changes += [Change(c.object, c.id, tenant.id, Status(c.status)) for c in sections]
         changes += _not_in_file(conn, parsed)
         report = ApplyReport(changes, None)

@@ -34,7 +34,9 @@ from crossdock.domain.availability import (
 from crossdock.domain.availability_rules import ZERO, ChannelRule, ChannelState
 from crossdock.domain.stock_ledger import Ledger, Note
 from crossdock.errors import PermanentError
+from crossdock.records import NewMessage
 from crossdock.store import bulk, stock_journal
+from crossdock.store import messages as message_store
 from crossdock.store.db import insert_into
 from crossdock.store.publishing import will_show
 from crossdock.store.tables import (
@@ -54,6 +56,29 @@ def availability_section(conn: Connection, tenant_id: str) -> AvailabilitySectio
     key = (tenant_rules.c.tenant_id == tenant_id, tenant_rules.c.name == RULES_NAME)
     text = conn.execute(select(tenant_rules.c.value).where(*key)).scalar()
     return AvailabilitySection.model_validate_json(text) if text else None
+
+
+RECOMPUTE_KIND = "inventory.recompute"  # flows.inventory.kinds.RECOMPUTE
+
+
+def request_recompute(conn: Connection, tenant_id: str, now: float) -> None:
+    """At `crossdock apply`, when the rules of what channels may list changed (the
+    `availability` section, SKU mappings, pack sizes): every item is computed again, page by
+    page, so a lower cap or a larger safety stock reaches the channels without waiting for
+    each item's stock to change."""
+    key = f"availability-rules:{now}"
+    message_store.insert(conn, [NewMessage(tenant_id, RECOMPUTE_KIND, key, {}, correlation_id=key)], now)
+
+
+def items_page(conn: Connection, tenant_id: str, after: str | None, limit: int) -> list[str]:
+    """The tenant's items with a stock position or a channel value, in item order, after `after`."""
+    p, a = inventory_positions.c, channel_availability.c
+    held = select(p.item_code.label("item")).where(p.tenant_id == tenant_id)
+    listed = select(a.item_code.label("item")).where(a.tenant_id == tenant_id)
+    if after is not None:
+        held, listed = held.where(p.item_code > after), listed.where(a.item_code > after)
+    both = held.union(listed).subquery()
+    return list(conn.execute(select(both.c.item).order_by(both.c.item).limit(limit)).scalars())
 
 
 def availability_rules(conn: Connection, tenant_id: str) -> tuple[ChannelRule, ...]:

@@ -35,3 +35,4 @@ def register(registry: Registry) -> None:
         registry.add(kind, reservations.reservation)
     registry.add(kinds.CHANGED, channels.item_changed)
     registry.add(kinds.DUE, channels.availability_due)
+    registry.add(kinds.RECOMPUTE, stock.recompute)

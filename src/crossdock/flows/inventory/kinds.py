@@ -16,6 +16,9 @@ CONSUME = "inventory.consume"  # shipped: they left on hand
 # Items' stock or reservations changed: recompute every channel they feed ({"item"} or {"items"};
 # ordering key: the items' bucket, see stock.changed).
 CHANGED = "inventory.changed"
+# The rules of what channels may list changed (`crossdock apply`): every item is recomputed, a
+# page at a time ({"after"?: the last item of the previous page}).
+RECOMPUTE = "inventory.recompute"
 # A held increase may go out now (delayed; no ordering key, so it holds nothing up).
 DUE = "inventory.availability.due"
 

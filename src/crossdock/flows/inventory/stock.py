@@ -111,6 +111,18 @@ BUCKETS = 4  # ordering buckets of `inventory.changed`: this many run side by si
 CHUNK = 500  # items per `inventory.changed` at most
 
 
+RECOMPUTE_PAGE = 1000  # items an `inventory.recompute` step hands to `changed`
+
+
+async def recompute(msg: Message, ctx: HandlerContext) -> None:
+    """One page of every item the tenant holds or lists, computed again (rules changed)."""
+    after = ctx.payload.get("after") if isinstance(ctx.payload, dict) else None
+    items = await ctx.read(lambda c: store.items_page(c, msg.tenant_id, after, RECOMPUTE_PAGE))
+    changed(ctx, items)
+    if len(items) == RECOMPUTE_PAGE:
+        ctx.emit(kinds.RECOMPUTE, {"after": items[-1]}, ordering_key=None, correlation_id=msg.correlation_id)
+
+
 def changed(ctx: HandlerContext, items: list[str]) -> None:
     """Recompute these items: one `inventory.changed` per ordering bucket (the item's hash),
     so an item's changes stay in order while a burst is computed in few messages."""
