@@ -118,3 +118,48 @@ def test_an_erp_create_cut_off_by_a_restart_is_looked_up_not_created_again(setti
     ref = run(go())
     assert h.erp.created == ["SO-1"]
     assert h.order(ref).order.stage != "validated"
+
+
+def test_a_cancellation_the_warehouse_refuses_leaves_the_shipment_to_be_confirmed_and_invoiced(settings, monkeypatch):
+    """The channel cancels; the warehouse has just shipped and refuses. The ERP keeps its sales
+    order, the shipment on its way is confirmed and invoiced, and a person decides about a
+    return on an exception that holds none of the order's steps."""
+    h = Harness(settings, monkeypatch)
+    h.wms.refuse_cancel = True
+
+    async def go():
+        ref = h.seed_validated("3001")
+        await h.start(ref)
+        await h.run()
+        await h.deliver("order.cancel", {"order_ref": ref, "reason": "cancelled on the channel"}, ref)
+        await h.run()
+        await h.shipped(ref, "S1", [("L1", 12)], final=True)
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert h.erp.cancelled == []
+    assert len(h.channel.confirmations) == 1 and len(h.erp.invoices) == 1
+    assert h.order(ref).order.stage == "closed"
+    assert [e["category"] for e in h.open_exceptions()] == ["business.cancel_after_shipment"]
+
+
+def test_backordered_units_are_on_the_desk_until_none_is_backordered(settings, monkeypatch):
+    h = Harness(settings, monkeypatch, short_pick="backorder")
+
+    async def go():
+        ref = h.seed_validated("2001", lines=(("L1", "A", D(10), "A", D(10), "EA"),))
+        await h.start(ref)
+        await h.run()
+        await h.short_picked(ref, [("L1", 10, 6)])
+        await h.shipped(ref, "S1", [("L1", 6)], final=True)
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    [backorder] = h.open_exceptions()
+    assert backorder["category"] == "business.backordered"
+    assert h.order(ref).order.stage == "partially_shipped"  # the order's own steps went on
+    assert len(h.channel.confirmations) == 1 and len(h.erp.invoices) == 1

@@ -39,6 +39,7 @@ def register(registry: Registry) -> None:
         (stages.CANCEL, cancel.cancel),
         (stages.CANCEL_RELEASE, cancel.cancel_release),
         (stages.ERP_CANCEL, cancel.erp_cancel),
+        (stages.ATTENTION, cancel.attention),
     ):
         registry.add(kind, handler, OUTAGE_TOLERANT)
     registry.add(stages.SHIPMENT_OBSERVED, capture.shipment_observed)

@@ -21,6 +21,7 @@ from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import PermanentError, Severity, ThrottledError, TransientError
 from crossdock.flows.inventory import reserve_for_order
 from crossdock.flows.orders import records, stages
+from crossdock.flows.orders.cancel import backordered, needs_attention
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.fulfil import sales_order_of
 from crossdock.flows.orders.stages import Stage
@@ -171,5 +172,9 @@ async def route_order(msg: Message, ctx: HandlerContext) -> None:
         ctx.emit(stages.RELEASE, {"order_ref": rec.order_ref, "release_ref": ref})
     for line in plan.backorders:
         order.backorder(line.line_id, in_order_units(line))
+    if plan.backorders:
+        units = {line.line_id: in_order_units(line) for line in plan.backorders}
+        problem = backordered(rec.order_ref, units, "no warehouse could serve them when the order was routed")
+        needs_attention(ctx, rec.order_ref, problem, while_backordered=True)
     stage = Stage.RELEASED if plan.releases else Stage.POSTED
     records.save(ctx, records.with_order(rec, order, stage=stage.value))

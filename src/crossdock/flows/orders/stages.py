@@ -38,6 +38,10 @@ CANCEL_LINES = "order.lines.cancel"  # tell the channel units will not ship
 CANCEL = "order.cancel"
 CANCEL_RELEASE = "order.release.cancel"
 ERP_CANCEL = "order.erp.cancel"
+# Something about an order a person must decide (a refused cancellation, backordered units):
+# parks at once as an exception on its own key (`<order ref>/attention`), so it holds none of
+# the order's own steps.
+ATTENTION = "order.attention"
 
 SHIPMENT_OBSERVED = "shipment.observed"  # a channel reports a fulfilment (usually the echo of ours)
 

@@ -18,6 +18,7 @@ from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
 from crossdock.flows.inventory import settle_for_order
 from crossdock.flows.orders import records, stages
+from crossdock.flows.orders.cancel import backordered, needs_attention
 from crossdock.flows.orders.connect import order_settings
 from crossdock.flows.orders.fulfil import sales_order_of
 from crossdock.flows.orders.stages import Stage
@@ -77,6 +78,7 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
     order = records.canonical(rec)
     policy = (await order_settings(ctx)).short_pick
     cancelled: dict[str, str] = {}
+    held: dict[str, Decimal] = {}
     shortfalls = {
         line.line_id: line.shortfall
         for line in event.lines
@@ -89,7 +91,11 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
         else:
             order.release_allocation(line_id, units)
             order.backorder(line_id, units)
+            held[line_id] = units
     records.save(ctx, records.with_order(rec, order, stage=(await _stage_after_short_pick(ctx, rec, order)).value))
+    if held:
+        needs_attention(ctx, rec.order_ref, backordered(rec.order_ref, held, f"short-picked at {rel.warehouse}"),
+                        while_backordered=True)  # fmt: skip
     if cancelled:
         ctx.emit(stages.CANCEL_LINES, {"order_ref": rec.order_ref, "lines": cancelled, "reason": "short pick"})
         items = _items(rel)
