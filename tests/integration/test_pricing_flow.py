@@ -219,6 +219,42 @@ async def test_a_cancelled_entry_reverts_at_once(hub, sandbox):
 # -- approvals ---------------------------------------------------------------------------------------
 
 
+async def test_an_entry_set_again_for_another_item_leaves_the_first_item_at_its_price(hub, sandbox):
+    await base(hub, "list-1", CD_1001=("100.00", "60.00"), CD_1002=("100.00", "60.00"))
+    await later(hub, 61)
+    promo = {"ref": "promo", "item": "CD-1001", "price": "90.00", "starts_at": hub.clock() - 1,
+             "connection_id": "acme-shop"}  # fmt: skip
+    await hub.database.write(message_store.insert, [pricing.entries_message("acme", "ana", [promo])], hub.clock())
+    await run(hub)
+    assert await shopify_price(sandbox, "CD-1001") == "108.99"  # 90 + 20 %
+
+    moved = {**promo, "item": "CD-1002"}  # the promotion was meant for CD-1002
+    await hub.database.write(message_store.insert, [pricing.entries_message("acme", "ana", [moved])], hub.clock())
+    await run(hub)
+    await later(hub, 61)
+    assert await shopify_price(sandbox, "CD-1002") == "108.99"
+    assert await shopify_price(sandbox, "CD-1001") == "120.99"
+    assert row(hub, "acme-shop", "CD-1001").to_dict()["entry"] is None
+
+
+async def test_an_entry_that_started_within_the_threshold_reverts_at_its_end_without_approval(hub, sandbox):
+    # Shopify: +20 %, ending .99, approval over 25 %.
+    await base(hub, "list-1", CD_1001=("100.00", "60.00"))
+    await later(hub, 61)
+    assert await shopify_price(sandbox, "CD-1001") == "120.99"
+    start, end = hub.clock() + HOUR, hub.clock() + 3 * HOUR
+    sale = {"ref": "weekend", "item": "CD-1001", "price": "78.00", "starts_at": start, "ends_at": end,
+            "connection_id": "acme-shop"}  # fmt: skip
+    await hub.database.write(message_store.insert, [pricing.entries_message("acme", "ana", [sale])], hub.clock())
+    await run(hub)
+    await later(hub, start - hub.clock())
+    assert await shopify_price(sandbox, "CD-1001") == "93.99"  # −22.3 %: within the threshold
+    assert not pending(hub)
+    await later(hub, end - hub.clock() + 1)
+    assert not pending(hub)  # +28.7 % back, but the end of an entry is no new change
+    assert await shopify_price(sandbox, "CD-1001") == "120.99"
+
+
 async def test_a_change_over_the_threshold_waits_for_approval(hub, sandbox):
     await base(hub, "list-1", CD_1001=("100.00", "60.00"))
     await later(hub, 61)

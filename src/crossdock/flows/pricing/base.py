@@ -60,8 +60,8 @@ async def base_changed(msg: Message, ctx: HandlerContext) -> None:
     fresh = [r for r in rows if known.get(r.item) != r]
     if fresh:
         ctx.stage(lambda c: store.save_base(c, tenant, fresh, source, ctx.now))
-    _set_entries(ctx, entries, source)
-    changed(ctx, [r.item for r in fresh] + [e.item for e in entries])
+    moved = await _set_entries(ctx, entries, source)
+    changed(ctx, [r.item for r in fresh] + [e.item for e in entries] + moved)
 
 
 async def entries(msg: Message, ctx: HandlerContext) -> None:
@@ -71,7 +71,7 @@ async def entries(msg: Message, ctx: HandlerContext) -> None:
     wanted = [_entry(ctx, e) for e in _parse(ctx, PriceEntryInput, payload.get("set"))]
     refs = [str(r) for r in payload.get("cancel") or []]
     tenant = msg.tenant_id
-    _set_entries(ctx, wanted, actor)
+    moved = await _set_entries(ctx, wanted, actor)
     gone = await ctx.read(lambda c: store.live_entries(c, tenant, refs)) if refs else []
 
     def cancel(c) -> None:
@@ -80,7 +80,7 @@ async def entries(msg: Message, ctx: HandlerContext) -> None:
 
     if gone:
         ctx.stage(cancel)
-    changed(ctx, [e.item for e in wanted] + [e.item for e in gone])
+    changed(ctx, [e.item for e in wanted] + [e.item for e in gone] + moved)
 
 
 async def recompute(msg: Message, ctx: HandlerContext) -> None:
@@ -93,10 +93,14 @@ async def recompute(msg: Message, ctx: HandlerContext) -> None:
         ctx.emit(kinds.RECOMPUTE, {"after": items[-1]}, ordering_key=None)
 
 
-def _set_entries(ctx: HandlerContext, wanted: list[PriceEntry], actor: str) -> None:
+async def _set_entries(ctx: HandlerContext, wanted: list[PriceEntry], actor: str) -> list[str]:
+    """Stage the entries; answer the items an entry set again under its ref leaves (it moved
+    to another item): they are computed again, or they would keep the entry's price."""
     if not wanted:
-        return
+        return []
     tenant = ctx.message.tenant_id
+    stored = await ctx.read(lambda c: store.live_entries(c, tenant, [e.ref for e in wanted]))
+    now_for = {e.ref: e.item for e in wanted}
     ctx.stage(lambda c: store.save_entries(c, tenant, wanted, actor, ctx.now))
     for e in wanted:
         for at in (e.starts_at, e.ends_at):
@@ -107,6 +111,7 @@ def _set_entries(ctx: HandlerContext, wanted: list[PriceEntry], actor: str) -> N
                     ordering_key=None,  # a delayed message at the head of the item's key would hold it
                     delay_seconds=at - ctx.now,
                 )
+    return [e.item for e in stored if now_for.get(e.ref) != e.item]
 
 
 def changed(ctx: HandlerContext, items: Iterable[str]) -> None:

@@ -50,7 +50,13 @@ async def item_changed(msg: Message, ctx: HandlerContext) -> None:
                 exc.code, f"{rule.connection_id}, item {item}: {exc.detail}", exc.hint
             ) from exc
         row = rows.get(rule.connection_id)
-        decision = decide(price.price, _state(row, latest.get(rule.connection_id)), rule)
+        ended = (
+            row is not None
+            and row.published == row.computed
+            and row.explanation.get("entry") is not None
+            and price.entry_ref is None
+        )
+        decision = decide(price.price, _state(row, latest.get(rule.connection_id)), rule, entry_ended=ended)
         ctx.stage(lambda c, price=price: prices_store.save_computed(c, price, tenant, ctx.now))
         _follow_up(ctx, rule, price, row, decision)
 
