@@ -5,11 +5,15 @@ picks, and an ERP create cut off by a restart."""
 from __future__ import annotations
 
 import asyncio
+import copy
+import random
 from decimal import Decimal
 
 import pytest
 
-from tests.support.order_steps import D, Harness, run
+from crossdock.connectors.shopify import codec as shopify_codec
+from crossdock.sandbox.traffic import make_catalog, shopify_order
+from tests.support.order_steps import D, Harness, run, seed_order
 
 
 def _line(h: Harness, ref: str) -> dict[str, Decimal]:
@@ -163,3 +167,35 @@ def test_backordered_units_are_on_the_desk_until_none_is_backordered(settings, m
     assert backorder["category"] == "business.backordered"
     assert h.order(ref).order.stage == "partially_shipped"  # the order's own steps went on
     assert len(h.channel.confirmations) == 1 and len(h.erp.invoices) == 1
+
+
+def test_units_the_channel_cancels_after_posting_go_to_the_desk(settings, monkeypatch):
+    """A Shopify order edit removes a line after the order reached the ERP and the warehouse:
+    a person must stop it downstream (or ship and refund), so it is on the desk."""
+    h = Harness(settings, monkeypatch)
+    rng = random.Random(1)
+    catalog = make_catalog(rng, 3)
+    payload = shopify_order(rng, order_id=6001, number=1001, first_line_id=70, customer_id=9,
+                            lines=[(catalog[0], 2), (catalog[1], 3)], now="2026-01-01T00:00:00Z",
+                            shop_domain="x.myshopify.com", currency="USD")  # fmt: skip
+    order = shopify_codec.decode_order(payload)
+
+    async def go():
+        erp_lines = {line.line_id: (f"ITEM-{line.line_id}", line.ordered, "EA") for line in order.lines}
+        ref = seed_order(h, order, erp_lines, channel_updated_at="2026-01-01T00:00:00+00:00")
+        await h.start(ref)
+        await h.run()
+        edited = copy.deepcopy(payload)
+        edited["line_items"][1]["current_quantity"] = 0  # removed by an order edit
+        edited["line_items"][1]["fulfillable_quantity"] = 0
+        edited["updated_at"] = "2026-01-01T01:00:00Z"
+        await h.deliver("order.received", {"channel": "shopify", "event": edited}, ref)
+        await h.run()
+        later = {**edited, "updated_at": "2026-01-01T02:00:00Z", "note": "a later update"}
+        await h.deliver("order.received", {"channel": "shopify", "event": later}, ref)
+        await h.run()  # a later update that cancels nothing more opens nothing more
+        await h.close()
+
+    run(go())
+    [edit] = h.open_exceptions()
+    assert edit["category"] == "business.channel_edit_after_posting"

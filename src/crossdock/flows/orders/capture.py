@@ -7,6 +7,7 @@ nothing. A snapshot that says "cancelled" starts the cancellation."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from crossdock.connectors.amazon import codec as amazon_codec
@@ -18,6 +19,7 @@ from crossdock.domain.orders import Order
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
 from crossdock.flows.orders import records, stages
+from crossdock.flows.orders.cancel import needs_attention
 from crossdock.flows.orders.connect import connector
 from crossdock.flows.orders.stages import Stage
 from crossdock.records import Message
@@ -52,8 +54,9 @@ async def order_received(msg: Message, ctx: HandlerContext) -> None:
             document={},
         )
     elif Stage(rec.stage) not in _EDITABLE:
-        # Posted already: keep our line progress; later edits are the channel's to cancel.
-        records.save(ctx, rec.evolve(channel_updated_at=updated_at))
+        # Posted already: keep our line progress. Units the channel cancelled since (an order
+        # edit, a refund) are a person's to stop downstream: the ERP and the warehouse have them.
+        _edited_after_posting(ctx, rec, order, updated_at)
         return
     if acknowledged := rec.document.get("acknowledged_at"):  # Crossdock's fact, not the channel's
         order.acknowledged_at = datetime.fromisoformat(acknowledged)
@@ -145,3 +148,30 @@ async def shipment_observed(msg: Message, ctx: HandlerContext) -> None:
     """A channel's fulfilment webhook. Fulfilments Crossdock confirmed come back this way;
     the delivery stays in the order's lineage and changes nothing (the warehouse is the
     source of truth for what shipped)."""
+
+
+def _edited_after_posting(ctx: HandlerContext, rec: OrderRecord, snapshot: Order, updated_at: str | None) -> None:
+    """Units the channel cancelled beyond what the order (or an earlier snapshot) says go to
+    the desk once; the snapshot's cancelled units are kept so a later update says nothing new."""
+    known = {line.line_id: line.cancelled for line in records.canonical(rec).lines}
+    for line_id, quantity in (rec.document.get("channel_cancelled") or {}).items():
+        known[line_id] = max(known.get(line_id, Decimal(0)), Decimal(quantity))
+    newly = {
+        line.line_id: line.cancelled - known[line.line_id]
+        for line in snapshot.lines
+        if line.line_id in known and line.cancelled > known[line.line_id]
+    }
+    seen = {line.line_id: str(line.cancelled) for line in snapshot.lines if line.cancelled > 0}
+    document = {**rec.document, "channel_cancelled": seen} if seen else rec.document
+    records.save(ctx, rec.evolve(channel_updated_at=updated_at, document=document))
+    if not newly:
+        return
+    listed = ", ".join(f"{q} of line {line}" for line, q in newly.items())
+    problem = PermanentError(
+        "business.channel_edit_after_posting",
+        f"order {rec.order_ref}: the channel cancelled {listed} after the order reached the ERP "
+        f"(stage {rec.stage})",
+        "Reduce or cancel the lines in the ERP and ask the warehouse to hold them, or ship and "
+        "refund on the channel; resolve this exception once decided.",
+    )
+    needs_attention(ctx, rec.order_ref, problem)

@@ -65,8 +65,13 @@ def canonical(rec: OrderRecord) -> Order:
     return from_plain(Order, rec.document)
 
 
+# Facts the hub keeps beside the canonical order in its document (see capture).
+KEPT = ("channel_cancelled",)
+
+
 def with_order(rec: OrderRecord, order: Order, **changes) -> OrderRecord:
-    return rec.evolve(document=to_plain(order), status=order.status.value, **changes)
+    kept = {k: rec.document[k] for k in KEPT if k in rec.document}
+    return rec.evolve(document=to_plain(order) | kept, status=order.status.value, **changes)
 
 
 def save(ctx: HandlerContext, rec: OrderRecord) -> None:
