@@ -199,3 +199,21 @@ def test_units_the_channel_cancels_after_posting_go_to_the_desk(settings, monkey
     run(go())
     [edit] = h.open_exceptions()
     assert edit["category"] == "business.channel_edit_after_posting"
+
+
+def test_a_short_pick_that_cancels_every_unit_cancels_the_erp_sales_order(settings, monkeypatch):
+    h = Harness(settings, monkeypatch, short_pick="cancel")
+
+    async def go():
+        ref = h.seed_validated("8001", lines=(("L1", "A", D(1), "A", D(1), "EA"),))
+        await h.start(ref)
+        await h.run()
+        await h.short_picked(ref, [("L1", 1, 0)])
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert h.erp.cancelled == ["SO-1"]
+    assert h.order(ref).order.stage == "cancelled"
+    assert h.channel.cancelled_lines == [{"L1": Decimal(1)}]

@@ -92,7 +92,10 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
             order.release_allocation(line_id, units)
             order.backorder(line_id, units)
             held[line_id] = units
-    records.save(ctx, records.with_order(rec, order, stage=(await _stage_after_short_pick(ctx, rec, order)).value))
+    stage = await _stage_after_short_pick(ctx, rec, order)
+    records.save(ctx, records.with_order(rec, order, stage=stage.value))
+    if stage is Stage.CANCEL_REQUESTED and Stage(rec.stage) is not Stage.CANCEL_REQUESTED:
+        ctx.emit(stages.ERP_CANCEL, {"order_ref": rec.order_ref})  # the ERP's sales order too
     if held:
         needs_attention(ctx, rec.order_ref, backordered(rec.order_ref, held, f"short-picked at {rel.warehouse}"),
                         while_backordered=True)  # fmt: skip
@@ -104,14 +107,15 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
 
 
 async def _stage_after_short_pick(ctx: HandlerContext, rec: OrderRecord, order: Order) -> Stage:
-    """A short pick cancelled the last open units: the order is done. Nothing shipped:
-    cancelled; something shipped: shipped, or closed when every shipment is confirmed
-    and invoiced already (no later step would close it)."""
+    """A short pick cancelled the last open units: the order is done. Nothing shipped: its
+    ERP sales order is cancelled next (`order.erp.cancel` ends it as cancelled); something
+    shipped: shipped, or closed when every shipment is confirmed and invoiced already (no
+    later step would close it)."""
     stage = Stage(rec.stage)
-    if any(line.open > 0 for line in order.lines) or stage in stages.CLOSED_STAGES:
+    if any(line.open > 0 for line in order.lines) or stage in stages.STOPPED_STAGES:
         return stage
     if all(line.shipped == 0 for line in order.lines):
-        return Stage.CANCELLED
+        return Stage.CANCEL_REQUESTED
     shipments = await records.shipments(ctx, rec.order_ref)
     settled = all(s.confirmation_ref and s.invoice_ref for s in shipments)
     return Stage.CLOSED if settled else Stage.SHIPPED
