@@ -160,6 +160,18 @@ async def test_partial_shipments_are_found_by_their_own_tracking(store, channel)
     assert state(store)["orders"][str(order["id"])]["fulfillment_status"] == "fulfilled"
 
 
+async def test_two_shipments_under_one_tracking_number_are_two_fulfillments(store, channel):
+    """A carrier's master or PRO number (LTL, consolidated cartons) can carry two shipments:
+    the second is no confirmation of the first."""
+    order = await new_order(store, [{"sku": "CD-1002", "quantity": 3}])
+    first = await channel.confirm_shipment(ref(order), shipment_of(order, "PRO-778", quantity=1))
+    second = await channel.confirm_shipment(ref(order), shipment_of(order, "PRO-778", quantity=2))
+
+    assert first != second and len(state(store)["fulfillments"]) == 2
+    assert state(store)["orders"][str(order["id"])]["fulfillment_status"] == "fulfilled"
+    assert await channel.find_shipment_confirmation(ref(order), shipment_of(order, "PRO-778", 2)) == second
+
+
 @pytest.mark.parametrize("mode", ["hang", "drop"])
 async def test_commit_then_timeout_is_ambiguous_and_never_fulfils_twice(
     store, channel, monkeypatch, mode

@@ -208,7 +208,8 @@ def q_order(store: ShopifyStore, op: Operation) -> tuple[Any, int]:
 
 
 def _fulfillment_node(f: dict) -> dict:
-    """`Order.fulfillments` in Shopify's shape: id, status and tracking per parcel."""
+    """`Order.fulfillments` in Shopify's shape: id, status, tracking per parcel and the units
+    of each line item."""
     urls = f["tracking_urls"] + [None] * len(f["tracking_numbers"])
     return {
         "id": gid("Fulfillment", f["id"]),
@@ -217,6 +218,12 @@ def _fulfillment_node(f: dict) -> dict:
             {"company": f["tracking_company"], "number": n, "url": u}
             for n, u in zip(f["tracking_numbers"], urls, strict=False)
         ],
+        "fulfillmentLineItems": {
+            "nodes": [
+                {"quantity": li["quantity"], "lineItem": {"id": gid("LineItem", li["line_item_id"])}}
+                for li in f.get("line_items") or ()
+            ]
+        },
     }
 
 

@@ -34,6 +34,10 @@ from crossdock.records import LineageRecord
 MAX_FULFILLMENT_ORDERS = 5
 MAX_FO_LINES = 50
 MAX_FULFILLMENTS = 20
+# Lines read per fulfillment, to tell two shipments under one tracking number apart; a
+# fulfillment with more is matched by its tracking number alone (what the query may cost is
+# bounded by the store's bucket of 1,000 points).
+MAX_FULFILLMENT_LINES = 10
 FULFILLABLE = frozenset({"OPEN", "IN_PROGRESS"})
 
 ORDER_FULFILMENT = Operation(
@@ -54,11 +58,14 @@ query order($id: ID!) {{
       }}
       pageInfo {{ hasNextPage }}
     }}
-    fulfillments(first: {MAX_FULFILLMENTS}) {{ id status trackingInfo(first: 10) {{ company number url }} }}
+    fulfillments(first: {MAX_FULFILLMENTS}) {{
+      id status trackingInfo(first: 10) {{ company number url }}
+      fulfillmentLineItems(first: {MAX_FULFILLMENT_LINES}) {{ nodes {{ quantity lineItem {{ id }} }} pageInfo {{ hasNextPage }} }}
+    }}
   }}
 }}""".strip(),
     # Shopify multiplies nested connections; its own figure replaces this after one answer.
-    cost=1 + 2 + MAX_FULFILLMENT_ORDERS * (3 + MAX_FO_LINES) + 2 + MAX_FULFILLMENTS,
+    cost=1 + 2 + MAX_FULFILLMENT_ORDERS * (3 + MAX_FO_LINES) + 2 + MAX_FULFILLMENTS * (2 + MAX_FULFILLMENT_LINES),
 )
 FULFILLMENT_CREATE = Operation("fulfillmentCreate", FULFILLMENT_CREATE_MUTATION, MUTATION_COST)
 
@@ -79,10 +86,22 @@ class OrderFulfilment:
     cancelled: bool
     known_items: frozenset[str]  # Shopify LineItem numeric ids on any fulfillment order
     open_units: dict[str, list[OpenUnits]]  # Shopify LineItem numeric id → where its units are open
-    fulfillments: list[tuple[str, frozenset[str]]] | None  # (gid, tracking numbers); None: not answered
+    # (gid, tracking numbers, units per LineItem numeric id or None when not all were read);
+    # None: not answered
+    fulfillments: list[tuple[str, frozenset[str], dict[str, int] | None]] | None
 
-    def fulfillment_with(self, numbers: frozenset[str]) -> str | None:
-        return next((gid for gid, tracked in self.fulfillments or () if tracked & numbers), None)
+    def fulfillment_with(self, numbers: frozenset[str], units: dict[str, int]) -> str | None:
+        """The fulfillment that is this shipment: one of its tracking numbers and exactly its
+        units. A tracking number alone is not enough: a carrier's master or PRO number, or two
+        cartons of one release, can carry the same number on two shipments."""
+        return next(
+            (
+                gid
+                for gid, tracked, moved in self.fulfillments or ()
+                if tracked & numbers and (moved is None or moved == units)
+            ),
+            None,
+        )
 
 
 class ShopifyChannel:
@@ -109,7 +128,7 @@ class ShopifyChannel:
             )
         numbers = _tracking_numbers(shipment)
         if numbers:
-            return state.fulfillment_with(numbers)
+            return state.fulfillment_with(numbers, _units(shipment))
         if not state.fulfillments:
             return None
         raise PermanentError(
@@ -122,7 +141,7 @@ class ShopifyChannel:
     async def confirm_shipment(self, order: ChannelOrderRef, shipment: Shipment) -> str:
         state = await self._read_order(order)
         numbers = _tracking_numbers(shipment)
-        if numbers and (found := state.fulfillment_with(numbers)):
+        if numbers and (found := state.fulfillment_with(numbers, _units(shipment))):
             return found
         if state.cancelled:
             raise PermanentError(
@@ -137,7 +156,7 @@ class ShopifyChannel:
             payload = await self.client.execute(FULFILLMENT_CREATE, variables)
         except AlreadyFulfilled:
             again = await self._read_order(order)
-            if numbers and (found := again.fulfillment_with(numbers)):
+            if numbers and (found := again.fulfillment_with(numbers, _units(shipment))):
                 return found
             raise
         created = ((payload or {}).get("fulfillment") or {}).get("id")
@@ -233,6 +252,7 @@ def _read_fulfilment(node: dict[str, Any], location: str | None) -> OrderFulfilm
             (
                 str(f["id"]),
                 frozenset(str(t["number"]) for t in f.get("trackingInfo") or () if t.get("number")),
+                _moved(f),
             )
             for f in node["fulfillments"]
         ]
@@ -249,6 +269,26 @@ def _too_big(node: dict[str, Any], what: str) -> PermanentError:
         f"Shopify order {node.get('id')} has {what}; Crossdock reads one page",
         "Confirm this shipment in the Shopify admin and resolve the exception.",
     )
+
+
+def _moved(fulfillment: dict[str, Any]) -> dict[str, int] | None:
+    """A fulfillment's units per LineItem numeric id; None when not all its lines were read."""
+    lines = fulfillment.get("fulfillmentLineItems")
+    if not isinstance(lines, dict) or _more(lines):
+        return None
+    units: dict[str, int] = {}
+    for li in lines.get("nodes") or ():
+        item = _numeric(str((li.get("lineItem") or {}).get("id")))
+        units[item] = units.get(item, 0) + int(li.get("quantity") or 0)
+    return units
+
+
+def _units(shipment: Shipment) -> dict[str, int]:
+    """The shipment's units per Shopify LineItem numeric id (its lines' ids)."""
+    units: dict[str, int] = {}
+    for line in shipment.lines:
+        units[_numeric(line.line_id)] = units.get(_numeric(line.line_id), 0) + int(line.quantity)
+    return units
 
 
 def _tracking_numbers(shipment: Shipment) -> frozenset[str]:
