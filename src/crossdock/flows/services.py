@@ -41,10 +41,14 @@ class LiveConnection:
 
 
 class _TtlCache:
-    """Values by key for `ttl` seconds; concurrent misses of one key share one load."""
+    """Values by key for `ttl` seconds; concurrent misses of one key share one load.
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl, self._clock = ttl, clock
+    At most `max_entries` are kept (expired ones go first, then the oldest): the webhook
+    endpoint looks up whatever connection id a request names, signed or not, and a cache
+    that kept every unknown id would grow with each request anyone sends."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000) -> None:
+        self._ttl, self._clock, self._max = ttl, clock, max_entries
         self._values: dict[Any, tuple[float, Any]] = {}
         self._loading: dict[Any, asyncio.Future] = {}
 
@@ -61,8 +65,21 @@ class _TtlCache:
             value = await asyncio.shield(task)
         finally:
             self._loading.pop(key, None)
+        self._values.pop(key, None)  # re-inserted last: the dict's order is the entries' age
         self._values[key] = (self._clock(), value)
+        if len(self._values) > self._max:
+            self._evict()
         return value
+
+    def _evict(self) -> None:
+        now = self._clock()
+        for key in [k for k, (at, _) in self._values.items() if now - at >= self._ttl]:
+            del self._values[key]
+        while len(self._values) > self._max:
+            del self._values[next(iter(self._values))]
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def clear(self) -> None:
         self._values.clear()
