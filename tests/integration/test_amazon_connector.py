@@ -123,6 +123,19 @@ async def poll_all(
     return orders, cursor, pages
 
 
+def one_a_second(world: World, n: int) -> None:
+    """`n` orders a second apart, then past the listing lag and the poll overlap."""
+    for _ in range(n):
+        world.sandbox.amazon.create_orders(1)
+        world.clock.advance(1)
+    world.clock.advance(600)
+
+
+async def buyer_cancels(world: World, order_id: str) -> None:
+    async with world.session.post(f"{world.base}/amazon/_sandbox/orders/{order_id}/cancel") as resp:
+        assert resp.status == 200
+
+
 def token_grants(world: World) -> int:
     return len(world.sandbox.amazon.tokens)
 
@@ -175,10 +188,7 @@ async def test_orders_of_one_second_are_paged_then_the_next_poll_sees_only_newer
 
 
 async def test_a_backlog_is_read_in_windows_of_one_page_at_about_two_calls_a_page(world):
-    for _ in range(250):
-        world.sandbox.amazon.create_orders(1)
-        world.clock.advance(1)
-    world.clock.advance(600)
+    one_a_second(world, 250)
     listed, _, calls = await poll_all(world.channel, None)
     assert {o["AmazonOrderId"] for o in listed} == set(world.sandbox.amazon.orders)
     assert calls <= 7 and not any("NextToken=" in (r.url or "") for r in world.lineage)
@@ -301,18 +311,14 @@ async def test_an_order_that_changes_while_a_listing_is_read_hides_no_other_orde
     """Amazon pages a listing behind an opaque NextToken and documents no order; an order
     updated while the listing is read leaves the listing's window, and a listing paged by
     position would skip the order that moved up into the page already read."""
-    for _ in range(250):
-        world.sandbox.amazon.create_orders(1)
-        world.clock.advance(1)
-    world.clock.advance(600)
+    one_a_second(world, 250)
     page = await world.channel.poll_orders(None)
     while not page.orders:
         page = await world.channel.poll_orders(page.cursor)
     assert page.more
     seen = {o["AmazonOrderId"] for o in page.orders}
     changed = page.orders[0]["AmazonOrderId"]  # read already: the buyer cancels it now
-    async with world.session.post(f"{world.base}/amazon/_sandbox/orders/{changed}/cancel") as resp:
-        assert resp.status == 200
+    await buyer_cancels(world, changed)
     world.clock.advance(1)
     rest, _, _ = await poll_all(world.channel, page.cursor)
     seen |= {o["AmazonOrderId"] for o in rest}
@@ -330,17 +336,13 @@ async def test_a_listing_answered_in_no_order_is_read_whole_by_halving_its_windo
         return rows
 
     monkeypatch.setattr(world.sandbox.amazon, "_select", unordered)
-    for _ in range(250):
-        world.sandbox.amazon.create_orders(1)
-        world.clock.advance(1)
-    world.clock.advance(600)
+    one_a_second(world, 250)
     page = await world.channel.poll_orders(None)
     while not page.orders:
         page = await world.channel.poll_orders(page.cursor)
         world.clock.advance(1)
     changed = page.orders[0]["AmazonOrderId"]
-    async with world.session.post(f"{world.base}/amazon/_sandbox/orders/{changed}/cancel") as resp:
-        assert resp.status == 200
+    await buyer_cancels(world, changed)
     rest, _, _ = await poll_all(world.channel, page.cursor, world.clock)
     listed = {o["AmazonOrderId"] for o in [*page.orders, *rest]}
     assert listed == set(world.sandbox.amazon.orders)
