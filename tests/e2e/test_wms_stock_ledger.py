@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -74,12 +75,12 @@ class Rig:
         await self.sandbox.drain(30)
         await self.hub.worker().run_until_idle(timeout=60)
 
-    def warehouse(self) -> dict[str, int]:
-        return {item: held["on_hand"] for (_, item), held in sorted(self.sandbox.wms.stock.items())}
+    def warehouse(self, field: str = "on_hand") -> dict[str, int]:
+        return {item: held[field] for (_, item), held in sorted(self.sandbox.wms.stock.items())}
 
-    def positions(self) -> dict[str, int]:
+    def positions(self, field: str = "on_hand") -> dict[str, int]:
         with self.hub.engine.connect() as c:
-            return {p.item: int(p.on_hand) for p in store.read_positions(c, TENANT, ITEMS)}
+            return {p.item: int(getattr(p, field)) for p in store.read_positions(c, TENANT, ITEMS)}
 
     def counted(self) -> dict[str, int]:
         with self.hub.engine.connect() as c:
@@ -90,7 +91,9 @@ class Rig:
 @pytest.fixture
 async def rig(settings) -> AsyncIterator[Rig]:
     port = free_port()
-    wms = WmsConfig(connection_id=WMS, stock=True, initial_stock=(20, 20), event_delay_s=0.01)
+    wms = WmsConfig(
+        connection_id=WMS, stock=True, initial_stock=(20, 20), event_delay_s=0.01, partial_shipment_probability=0.5
+    )
     sandbox_config = SandboxConfig(
         hub_url=f"http://127.0.0.1:{port}", seed=3, catalog_size=len(ITEMS), webhook_concurrency=1,
         webhook_retry_factor=0.001, wms=wms,
@@ -150,3 +153,45 @@ async def test_positions_end_at_the_warehouse_stock_though_webhooks_come_out_of_
     injected = rig.sandbox.faults.snapshot()["wms"]["injected"]
     assert injected.get("webhook_out_of_order", 0) > 0 and injected.get("webhook_duplicate", 0) > 0
     assert rig.positions() == rig.warehouse()
+
+
+async def test_orders_released_to_the_warehouse_are_counted_once_as_their_units_are_allocated_and_shipped(rig):
+    """The hub holds three orders' units; the warehouse takes their releases, allocates what it
+    has (one line only in part), ships in parcels, and its stock webhooks arrive out of order and
+    twice. Each allocation converts the order's hold as the warehouse's `allocated` takes the
+    units over, so at the end the hub's free stock is the warehouse's less only what no
+    warehouse holds for the orders yet."""
+    a, b, c = ITEMS[:3]
+    await rig.snapshot()
+    await rig.settle()
+    wanted = {"shopify:1": {a: 5}, "shopify:2": {a: 4, b: 2}, "shopify:3": {c: 30}}  # 20 of c in stock
+    with rig.hub.engine.begin() as conn:
+        for order, lines in wanted.items():
+            store.reserve_order(conn, TENANT, order, [(i, Decimal(q)) for i, q in lines.items()], 1.0,
+                                within_stock=False)  # fmt: skip
+    await rig.faults({"out_of_order": {"probability": 0.4}, "duplicate": {"probability": 0.3}})
+    auth = {"Authorization": f"Bearer {rig.sandbox.ctx.config.wms.api_key}"}
+    for n, (order, lines) in enumerate(wanted.items(), start=1):
+        release = {
+            "release_reference": f"R-{n}", "warehouse": "MAIN", "order_reference": order,
+            "lines": [{"line_reference": str(i), "item": item, "quantity": q}
+                      for i, (item, q) in enumerate(lines.items(), start=1)],
+        }  # fmt: skip
+        async with rig.http.post(f"{rig.base}/wms/releases", json=release, headers=auth) as resp:
+            assert resp.status == 202, await resp.text()
+    await rig.settle()
+    await rig.snapshot()
+    await rig.settle()
+
+    assert rig.positions() == rig.warehouse() and rig.positions("allocated") == rig.warehouse("allocated")
+    assert rig.warehouse()[a] == 11 and rig.warehouse()[c] == 0  # 9 of a and all 20 of c shipped
+    with rig.hub.engine.connect() as conn:
+        holds = {o: [(r.item, int(r.quantity), r.state.value) for r in store.read_reservations(conn, TENANT, o)]
+                 for o in wanted}  # fmt: skip
+        reserved = store.reserved_totals(conn, TENANT, ITEMS)
+    assert holds == {
+        "shopify:1": [(a, 0, "converted")],
+        "shopify:2": [(a, 0, "converted"), (b, 0, "converted")],
+        "shopify:3": [(c, 10, "reserved")],  # the 10 the warehouse could not allocate
+    }
+    assert reserved == {c: Decimal(10)}

@@ -217,3 +217,33 @@ def test_a_short_pick_that_cancels_every_unit_cancels_the_erp_sales_order(settin
     assert h.erp.cancelled == ["SO-1"]
     assert h.order(ref).order.stage == "cancelled"
     assert h.channel.cancelled_lines == [{"L1": Decimal(1)}]
+
+
+@pytest.mark.parametrize(("mode", "after"), [("erp_order", (0, "converted")), ("stock_report", (12, "reserved"))])
+def test_the_erp_accepting_the_order_converts_its_hold_when_the_tenant_says_so(settings, monkeypatch, mode, after):
+    """An ERP that allocates on entry and reports only totals (`reservations_convert:
+    erp_order`): its next snapshot counts the order in `allocated`, so the hold must end when
+    the sales order is created; by default it waits for the stock source to name the order."""
+    from crossdock.configuration.availability import AvailabilitySection
+    from crossdock.store import inventory as istore
+    from crossdock.store.tables import tenant_rules
+
+    h = Harness(settings, monkeypatch)
+    section = AvailabilitySection(reservations_convert=mode)
+    with h.hub.engine.begin() as c:
+        c.execute(tenant_rules.insert().values(tenant_id="acme", name=istore.RULES_NAME,
+                  value=section.model_dump_json(), updated_at=0.0, updated_by="test"))  # fmt: skip
+
+    async def go():
+        ref = h.seed_validated("4301")
+        with h.hub.engine.begin() as c:
+            istore.reserve_order(c, "acme", ref, [("A", D(12))], 0.0, within_stock=False)
+        await h.start(ref)
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert h.erp.created == ["SO-1"]
+    with h.hub.engine.connect() as c:
+        assert [(r.quantity, r.state.value) for r in istore.read_reservations(c, "acme", ref)] == [after]

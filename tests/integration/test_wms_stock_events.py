@@ -257,3 +257,81 @@ def test_another_sources_numbers_start_the_positions_ledger_over(hub, caplog):
     logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "crossdock.stock"]
     assert [level for level, _ in logged] == [logging.WARNING, logging.INFO]
     assert "of erp, sequence 11: 1 restarted (e.g. CD-1001@MAIN, position at sequence 10)" in logged[0][1]
+
+
+# -- reservations convert when the source allocates ------------------------------------------
+
+
+def allocated(sequence, units: int, on_hand: int = 0, **extra) -> dict:
+    entry = {"item": "CD-1001", "location": "MAIN", "on_hand": on_hand, "allocated": units}
+    return stock("inventory.adjusted", sequence, [entry], **extra)
+
+
+def free(hub) -> Decimal:
+    """What another order could still take: on hand − allocated − unavailable − reserved."""
+    with hub.engine.connect() as c:
+        positions = store.read_positions(c, "acme", ["CD-1001"])
+        reserved = store.reserved_totals(c, "acme", ["CD-1001"]).get("CD-1001", Decimal(0))
+    return sum(p.on_hand - p.allocated - p.unavailable for p in positions) - reserved
+
+
+ORDER = {"order_reference": "shopify:1"}
+
+
+def test_an_allocation_naming_the_order_converts_its_hold_and_free_stock_stays_the_same(hub):
+    hold(hub, 6)
+    deliver(hub, "m0", snap(6, 20))
+    assert free(hub) == 14
+    deliver(hub, "m1", allocated(7, 6, reason="allocation", **ORDER))
+    assert held(hub) == [(0, "converted")] and free(hub) == 14  # counted once: as allocated now
+    deliver(hub, "m2", allocated(8, -6, on_hand=-6, reason="shipment", **ORDER))
+    assert free(hub) == 14 and on_hand(hub) == 14
+
+
+def test_a_shipment_takes_the_allocated_units_before_the_reservation(hub):
+    """Of 5 ordered, the warehouse allocated 2 (3 waiting for stock): shipping those 2 leaves
+    the 3 reserved; a later shipment of 3 beyond the allocation consumes them."""
+    hold(hub, 5)
+    deliver(hub, "m0", snap(6, 20))
+    deliver(hub, "m1", allocated(7, 2, reason="allocation", **ORDER))
+    assert held(hub) == [(3, "reserved")] and free(hub) == 15
+    deliver(hub, "m2", allocated(8, -2, on_hand=-2, reason="shipment", **ORDER))
+    assert held(hub) == [(3, "reserved")] and free(hub) == 15
+    deliver(hub, "m3", allocated(9, 0, on_hand=-3, reason="shipment", **ORDER))
+    assert held(hub) == [(0, "consumed")] and free(hub) == 15 and on_hand(hub) == 15
+
+
+def test_an_allocation_delivered_again_or_counted_by_a_snapshot_converts_once(hub):
+    hold(hub, 6)
+    deliver(hub, "m0", snap(6, 20))
+    deliver(hub, "m1", allocated(7, 2, reason="allocation", **ORDER))
+    deliver(hub, "m2", allocated(7, 2, reason="allocation", **ORDER))  # the same entry, another webhook id
+    assert held(hub) == [(4, "reserved")]
+    positions = [{"item": "CD-1001", "location": "MAIN", "on_hand": 20, "allocated": 5}]
+    deliver(hub, "m3", stock("inventory.snapshot", 8, positions))  # counts #7 and #8 (3 more)
+    deliver(hub, "m4", allocated(8, 3, reason="allocation", **ORDER))  # included: still converts, once
+    deliver(hub, "m5", allocated(8, 3, reason="allocation", **ORDER))
+    assert held(hub) == [(1, "reserved")] and free(hub) == 14  # 20 − 5 allocated − 1 reserved
+
+
+def test_a_snapshot_counting_the_orders_allocation_does_not_count_it_twice(hub):
+    """Before conversion existed, an ERP or WMS snapshot whose `allocated` included the hub's
+    order left its reservation open too: the units were taken twice and the next order
+    parked as insufficient stock."""
+    hold(hub, 6)
+    deliver(hub, "m1", allocated(7, 6, reason="allocation", **ORDER))
+    positions = [{"item": "CD-1001", "location": "MAIN", "on_hand": 10, "allocated": 6}]
+    deliver(hub, "m2", stock("inventory.snapshot", 7, positions))
+    assert free(hub) == 4
+    hold(hub, 4, order="shopify:2")  # fits exactly: raised business.insufficient_stock before
+
+
+def test_an_allocation_for_an_order_the_hub_does_not_hold_only_moves_the_position(hub):
+    deliver(hub, "m0", snap(6, 20))
+    deliver(hub, "m1", allocated(7, 4, reason="allocation", order_reference="edi:77"))
+    assert free(hub) == 16 and held(hub) == []
+
+
+def hold(hub, units: int, order: str = "shopify:1") -> None:
+    with hub.engine.begin() as c:
+        store.reserve_order(c, "acme", order, [("CD-1001", Decimal(units))], 1.0, within_stock=True)

@@ -14,6 +14,7 @@
           publishing: {linger_seconds: 30}   # batching and reconciliation (configuration.publishing)
       accept_orders_beyond_stock: false # default: an order beyond free stock waits (exception)
       reservations_end: stock_report   # or shipment (see AvailabilitySection)
+      reservations_convert: stock_report  # or erp_order (see AvailabilitySection)
 
 Stored as the tenant's `availability` rule document (`store.mappings.RULES`).
 """
@@ -93,6 +94,14 @@ class AvailabilitySection(Strict):
     # for stock sources that cannot name orders (the units count as free until their stock
     # report arrives).
     reservations_end: Literal["stock_report", "shipment"] = "stock_report"
+    # When an order's units stop being its reservation because the stock source counts them
+    # as allocated. `stock_report`: when an allocation entry names the order (an
+    # `inventory.adjusted` with `order_reference` and a positive `allocated`, as the generic
+    # REST WMS sends when it takes a release), in the same transaction as the allocation.
+    # `erp_order`: as soon as the ERP accepts the sales order, for ERPs that allocate on entry
+    # and report only totals (until their next snapshot counts them, the units count as free).
+    # Without either, a source whose `allocated` counts the hub's orders counts them twice.
+    reservations_convert: Literal["stock_report", "erp_order"] = "stock_report"
 
     def to_domain(self) -> tuple[ChannelRule, ...]:
         return tuple(entry.to_domain(cid) for cid, entry in sorted(self.channels.items()))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiohttp import web
@@ -42,6 +42,16 @@ from crossdock.sandbox.traffic import make_catalog
 from crossdock.sandbox.webhooks import Delivery, WebhookSender, standard_headers
 
 SHIPPED = ("partially_shipped", "shipped")
+
+
+class Move(NamedTuple):
+    """A signed change of one item's stock at a location."""
+
+    item: str
+    on_hand: int
+    allocated: int = 0
+
+
 LATE_SECONDS = 2.0  # an out-of-order stock event waits at most this long for the next one
 
 
@@ -147,6 +157,8 @@ class GenericWms:
         }
         self.releases[ref] = release
         plan = self._plan(lines, ref, body["warehouse"])
+        if self.cfg.stock:
+            self._report_allocation(release)
         self.tasks[ref] = asyncio.create_task(self._lifecycle(release, plan))
         return web.json_response(release, status=202)
 
@@ -165,7 +177,7 @@ class GenericWms:
             raise Refusal(409, "already_shipped", f"release {ref} has shipped and can no longer be cancelled")
         if (task := self.tasks.pop(ref, None)) is not None:
             task.cancel()
-        self._free(ref)
+        self._free(release)
         release["status"] = "cancelled"
         return web.json_response(release)
 
@@ -293,23 +305,40 @@ class GenericWms:
     # -- stock --------------------------------------------------------------------------------
 
     def _allocate(self, ref: str, location: str, item: str, wanted: int) -> int:
-        """Allocate up to `wanted` free units of `item` at `location` to release `ref`."""
+        """Allocate up to `wanted` free units of `item` at `location` to release `ref` (the
+        stock moves when the allocation is reported, `_report_allocation`)."""
         held = self.stock.get((location, item))
         if held is None or wanted <= 0:
             return 0
-        taken = max(0, min(wanted, held["on_hand"] - held["allocated"]))
-        held["allocated"] += taken
+        holding = self.allocations.setdefault(ref, {})
+        taken = max(0, min(wanted, held["on_hand"] - held["allocated"] - holding.get((location, item), 0)))
         if taken:
-            holding = self.allocations.setdefault(ref, {})
             holding[(location, item)] = holding.get((location, item), 0) + taken
         return taken
 
-    def _free(self, ref: str) -> None:
-        """A cancelled release gives back the units it still holds."""
-        for key, units in self.allocations.pop(ref, {}).items():
-            self.stock[key]["allocated"] -= units
+    def _report_allocation(self, release: dict[str, Any]) -> None:
+        """Tell the hub what the release took (`allocated` up, naming the order): from now on
+        the warehouse's `allocated` counts those units, so the order's hold on them converts."""
+        holding = self.allocations.get(release["release_reference"], {})
+        by_location: dict[str, list[Move]] = {}
+        for (location, item), units in sorted(holding.items()):
+            by_location.setdefault(location, []).append(Move(item, 0, units))
+        for location, moves in by_location.items():
+            self._adjust(location, moves, "allocation", release["release_reference"], counter="allocated",
+                         order_reference=release.get("order_reference"))  # fmt: skip
+
+    def _free(self, release: dict[str, Any]) -> None:
+        """A cancelled (or finally shipped) release gives back the units it still holds."""
+        by_location: dict[str, list[Move]] = {}
+        for (location, item), units in sorted(self.allocations.pop(release["release_reference"], {}).items()):
+            if units > 0:
+                by_location.setdefault(location, []).append(Move(item, 0, -units))
+        for location, moves in by_location.items():
+            self._adjust(location, moves, "deallocation", release["release_reference"], counter="deallocated",
+                         order_reference=release.get("order_reference"))  # fmt: skip
 
     def _shipped_stock(self, release: dict[str, Any], shipment: dict[str, Any]) -> None:
+        """The shipped units leave on hand and the allocation that held them, in one entry."""
         location, ref = release["warehouse"], release["release_reference"]
         holding = self.allocations.get(ref, {})
         moves = []
@@ -319,10 +348,7 @@ class GenericWms:
             if key not in self.stock or units <= 0:
                 continue
             holding[key] -= units
-            self.stock[key]["allocated"] -= units
-            moves.append((line["item"], -units))
-        if shipment["final"]:
-            self._free(ref)
+            moves.append(Move(line["item"], -units, -units))
         self._adjust(
             location,
             moves,
@@ -331,26 +357,35 @@ class GenericWms:
             counter="shipped",
             order_reference=release.get("order_reference"),
         )
+        if shipment["final"]:
+            self._free(release)
 
     def _adjust(
         self,
         location: str,
-        moves: list[tuple[str, int]],
+        moves: list[Move],
         reason: str,
         reference: str | None,
         counter: str,
         order_reference: str | None = None,
     ) -> dict[str, Any] | None:
-        """Apply signed on-hand deltas at `location` and tell the hub (`inventory.adjusted`)."""
+        """Apply signed on-hand and allocated deltas at `location` and tell the hub
+        (`inventory.adjusted`; `order_reference` names the order the entry is about)."""
         applied = []
-        for item, delta in moves:
+        for item, on_hand, allocated in moves:
             held = self.stock.setdefault((location, item), {"on_hand": 0, "allocated": 0})
-            delta = max(delta, held["allocated"] - held["on_hand"])  # never below what is allocated
-            if delta == 0:
+            allocated = max(allocated, -held["allocated"])
+            # never below what stays allocated
+            on_hand = max(on_hand, held["allocated"] + allocated - held["on_hand"])
+            if on_hand == 0 and allocated == 0:
                 continue
-            held["on_hand"] += delta
-            self.ledger.setdefault(item, Counter())[counter] += abs(delta)
-            applied.append({"item": item, "location": location, "on_hand": delta})
+            held["on_hand"] += on_hand
+            held["allocated"] += allocated
+            self.ledger.setdefault(item, Counter())[counter] += abs(on_hand or allocated)
+            entry = {"item": item, "location": location, "on_hand": on_hand}
+            if allocated:
+                entry["allocated"] = allocated
+            applied.append(entry)
         if not applied:
             return None
         sequence = self.sequences[location] = self.sequences.get(location, self.sequence_base) + 1
@@ -361,7 +396,7 @@ class GenericWms:
             "reference": reference,
             "adjustments": applied,
         }
-        if order_reference:  # a shipment names the order whose units left
+        if order_reference:
             data["order_reference"] = order_reference
         msg_id = self._send(
             "inventory.adjusted", "inventory.adjusted", data, self.stock_event_rng, faulted=True
@@ -372,11 +407,11 @@ class GenericWms:
         return data
 
     def send_snapshots(self) -> int:
-        """One `inventory.snapshot` per location: absolute on-hand quantities of every item."""
+        """One `inventory.snapshot` per location: absolute on-hand and allocated units of every item."""
         locations = sorted({location for location, _ in self.stock})
         for location in locations:
             positions = [
-                {"item": item, "location": loc, "on_hand": held["on_hand"]}
+                {"item": item, "location": loc, "on_hand": held["on_hand"], "allocated": held["allocated"]}
                 for (loc, item), held in sorted(self.stock.items())
                 if loc == location
             ]
@@ -398,10 +433,10 @@ class GenericWms:
             location, item = self.traffic_rng.choice(keys)
             if self.traffic_rng.random() < 0.8:
                 units = self.traffic_rng.choice((12, 24, 36))
-                self._adjust(location, [(item, units)], "receipt", None, counter="received")
+                self._adjust(location, [Move(item, units)], "receipt", None, counter="received")
             else:
                 units = self.traffic_rng.randint(1, 3)
-                self._adjust(location, [(item, -units)], "write_off", None, counter="written_off")
+                self._adjust(location, [Move(item, -units)], "write_off", None, counter="written_off")
 
     async def post_snapshot(self, request: web.Request) -> web.Response:
         return web.json_response({"snapshots": self.send_snapshots()})
@@ -411,7 +446,7 @@ class GenericWms:
             body = orjson.loads(await request.read() or b"{}")
             location = str(body.get("location") or self.cfg.stock_locations[0])
             reason = str(body.get("reason") or "adjustment")
-            moves = [(str(line["item"]), int(line["quantity"])) for line in body["lines"]]
+            moves = [Move(str(line["item"]), int(line["quantity"])) for line in body["lines"]]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise Refusal(
                 400, "invalid_adjustment", f"lines [{{item, quantity}}] are required ({exc})"

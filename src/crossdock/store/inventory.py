@@ -317,7 +317,7 @@ def read_reservations(conn: Connection, tenant_id: str, order_ref: str) -> list[
 
 def save_reservations(conn: Connection, tenant_id: str, rows: Iterable[Reservation], now: float) -> None:
     """Write these reservation rows; a hold that ends (released, converted, consumed) takes
-    its record of shipment entries with it (`consume_shipped`): nothing is left to end twice."""
+    its record of stock entries with it (`settle_from_stock`): nothing is left to end twice."""
     t = inventory_reservations
     ended: dict[str, list[str]] = {}
     for r in rows:
@@ -382,43 +382,48 @@ def reserve_order(
     return [r.item for r in rows]
 
 
-def consume_order(
-    conn: Connection, tenant_id: str, order_ref: str, lines: Iterable[tuple[str, Decimal]], now: float
-) -> None:
-    """The order's units in `lines` left on hand: they no longer hold stock."""
-    held = read_reservations(conn, tenant_id, order_ref)
-    save_reservations(conn, tenant_id, settle(held, list(lines), ReservationState.CONSUMED), now)
-
-
 @dataclass(frozen=True, slots=True)
-class Shipped:
-    """Units of an order's item that left `location` in one stock ledger entry (`sequence`
-    None: a report its source does not number)."""
+class HoldEntry:
+    """What one stock ledger entry naming an order does to the order's hold on an item at
+    `location` (`sequence` None: a report its source does not number): `converted` units the
+    source now counts as allocated to the order, `consumed` units of the order that left on
+    hand which the source had not allocated (those it had leave `allocated` with them)."""
 
     item: str
     location: str
     sequence: int | None
-    quantity: Decimal
+    converted: Decimal = ZERO
+    consumed: Decimal = ZERO
 
 
-def consume_shipped(
-    conn: Connection, tenant_id: str, order_ref: str, shipped: Iterable[Shipped], source: str | None, now: float
+def settle_from_stock(
+    conn: Connection, tenant_id: str, order_ref: str, entries: Iterable[HoldEntry], source: str | None, now: float
 ) -> None:
-    """`consume_order` for shipment entries, each sequenced entry at most once: it is recorded
-    (`reservation_shipments`) as it ends part of the hold, and an entry recorded already
-    (delivered again, under another webhook id or after a snapshot counted it) ends nothing.
-    The records of an item go once the order's hold on it ends (`save_reservations`)."""
+    """The order's hold follows its stock source, each sequenced entry at most once: it is
+    recorded (`reservation_shipments`) as it settles part of the hold, and an entry recorded
+    already (delivered again, under another webhook id or after a snapshot counted it)
+    settles nothing. Units are converted before they are consumed. The records of an item
+    go once the order's hold on it ends (`save_reservations`)."""
     t = reservation_shipments
-    lines = []
-    for s in shipped:
-        if s.sequence is not None:
-            row = {"tenant_id": tenant_id, "order_ref": order_ref, "item_code": s.item, "source": source or "",
-                   "location": s.location, "sequence": s.sequence, "applied_at": now}  # fmt: skip
+    converted: list[tuple[str, Decimal]] = []
+    consumed: list[tuple[str, Decimal]] = []
+    for e in entries:
+        if e.converted <= ZERO and e.consumed <= ZERO:
+            continue
+        if e.sequence is not None:
+            row = {"tenant_id": tenant_id, "order_ref": order_ref, "item_code": e.item, "source": source or "",
+                   "location": e.location, "sequence": e.sequence, "applied_at": now}  # fmt: skip
             stmt = insert_into(conn, t).values(**row).on_conflict_do_nothing()
             if conn.execute(stmt.returning(t.c.sequence)).first() is None:
-                continue  # this entry ended its part of the hold already
-        lines.append((s.item, s.quantity))
-    consume_order(conn, tenant_id, order_ref, lines, now)  # a hold that ends drops its records
+                continue  # this entry settled its part of the hold already
+        if e.converted > ZERO:
+            converted.append((e.item, e.converted))
+        if e.consumed > ZERO:
+            consumed.append((e.item, e.consumed))
+    for lines, state in ((converted, ReservationState.CONVERTED), (consumed, ReservationState.CONSUMED)):
+        if lines:  # a hold that ends drops its records
+            held = read_reservations(conn, tenant_id, order_ref)
+            save_reservations(conn, tenant_id, settle(held, lines, state), now)
 
 
 def _reserved_by_others(

@@ -128,17 +128,27 @@ async def test_a_shipment_takes_stock_off_hand_and_tells_the_hub(make_app, hub):
     assert (await client.post("/wms/releases", json=release, headers=WMS_AUTH)).status == 202
     state = (await (await client.get("/_sandbox/state")).json())["wms"]["stock"]
     assert state["locations"]["MAIN"]["CD-1001"] == {"on_hand": 5, "allocated": 3}
-    await _wait(lambda: "inventory.adjusted" in hub.topics(), "the shipment's stock event")
+    await _wait(lambda: hub.topics().count("inventory.adjusted") == 2, "the shipment's stock event")
     await sandbox.drain(5)
 
     state = (await (await client.get("/_sandbox/state")).json())["wms"]["stock"]
     assert state["locations"]["MAIN"]["CD-1001"] == {"on_hand": 2, "allocated": 0}
-    assert state["ledger"]["CD-1001"] == {"initial": 5, "shipped": 3}
-    event = next(r for r in hub.received if r.topic == "inventory.adjusted")
-    body = Webhook(sandbox.ctx.config.wms.webhook_secret).verify(event.body, event.headers)
-    assert body["type"] == "inventory.adjusted"
-    assert body["data"]["reason"] == "shipment" and body["data"]["reference"] == "R-1-S1"
-    assert body["data"]["adjustments"] == [{"item": "CD-1001", "location": "MAIN", "on_hand": -3}]
+    assert state["ledger"]["CD-1001"] == {"initial": 5, "allocated": 3, "shipped": 3}
+    verify = Webhook(sandbox.ctx.config.wms.webhook_secret).verify
+    allocation, shipment = (
+        verify(r.body, r.headers)["data"] for r in hub.received if r.topic == "inventory.adjusted"
+    )
+    # both name the order: the allocation converts its hold, the shipment takes the units
+    # off hand with the allocation that held them
+    assert (allocation["reason"], allocation["reference"], allocation["order_reference"]) == (
+        "allocation", "R-1", "shopify:1"
+    )
+    assert allocation["adjustments"] == [{"item": "CD-1001", "location": "MAIN", "on_hand": 0, "allocated": 3}]
+    assert (shipment["reason"], shipment["reference"], shipment["order_reference"]) == (
+        "shipment", "R-1-S1", "shopify:1"
+    )
+    assert shipment["adjustments"] == [{"item": "CD-1001", "location": "MAIN", "on_hand": -3, "allocated": -3}]
+    assert shipment["sequence"] == allocation["sequence"] + 1
 
 
 async def test_a_release_beyond_free_stock_is_short_picked(make_app, hub):
@@ -149,8 +159,9 @@ async def test_a_release_beyond_free_stock_is_short_picked(make_app, hub):
     }  # fmt: skip
     await client.post("/wms/releases", json=release, headers=WMS_AUTH)
     await _wait(lambda: "shipped" in hub.topics(), "the shipment")
-    picked = json.loads(hub.received[0].body)["data"]
-    assert hub.received[0].topic == "short_picked" and picked["lines"][0]["picked"] == 5
+    first = next(r for r in hub.received if r.topic != "inventory.adjusted")
+    picked = json.loads(first.body)["data"]
+    assert first.topic == "short_picked" and picked["lines"][0]["picked"] == 5
     state = (await (await client.get("/_sandbox/state")).json())["wms"]
     assert state["releases"]["R-1"]["lines"][0]["out_of_stock"] == 3
     assert state["stock"]["ledger"]["CD-1002"]["out_of_stock"] == 3
@@ -174,7 +185,7 @@ async def test_snapshots_receipts_and_write_offs_are_sent_as_inventory_events(ma
     bodies = [json.loads(r.body) for r in hub.received]
     assert [b["type"] for b in bodies] == ["inventory.snapshot", "inventory.adjusted", "inventory.adjusted"]
     assert bodies[0]["data"]["positions"] == [
-        {"item": f"CD-100{i}", "location": "MAIN", "on_hand": 5} for i in (1, 2, 3)
+        {"item": f"CD-100{i}", "location": "MAIN", "on_hand": 5, "allocated": 0} for i in (1, 2, 3)
     ]
     assert bodies[2]["data"]["adjustments"] == [{"item": "CD-1003", "location": "MAIN", "on_hand": -5}]
     state = (await (await client.get("/_sandbox/state")).json())["wms"]["stock"]

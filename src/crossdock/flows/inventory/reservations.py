@@ -83,6 +83,8 @@ async def settle_for_order(
     section = await ctx.read(lambda c: store.availability_section(c, tenant))
     if section is None or (action == "consume" and section.reservations_end == "stock_report"):
         return  # consumed by the stock source's shipment adjustment (`stock.adjusted`)
+    if action == "convert" and section.reservations_convert != "erp_order":
+        return  # converted by the stock source's allocation entry (`stock.adjusted`)
     for kind, payload, key in reservation_messages(order_ref, None if lines is None else list(lines), action):
         ctx.emit(kind, payload, ordering_key=key)
 

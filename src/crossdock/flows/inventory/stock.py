@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from crossdock.domain.availability import Adjustment, Inbound, Position
+from crossdock.domain.availability_rules import ZERO
 from crossdock.domain.stock_ledger import Note, Verdict
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
@@ -49,8 +50,7 @@ async def snapshot(msg: Message, ctx: HandlerContext) -> None:
 async def adjusted(msg: Message, ctx: HandlerContext) -> None:
     adjustments = _parse(ctx, "adjustments", _adjustment)
     source = _source(msg, ctx)
-    body = stock_body(ctx)
-    order_ref = body.get("order_reference") if body.get("reason") == "shipment" else None
+    order_ref = stock_body(ctx).get("order_reference")
 
     def apply(c: Any) -> None:
         notes = []
@@ -58,20 +58,26 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
             notes += store.apply_adjustments(c, msg.tenant_id, group, source, ctx.now, sequence=sequence)
         _report(c, msg, source, notes)
         if isinstance(order_ref, str) and order_ref:
-            # The units left on hand and the order's hold on them ends in the same
-            # transaction, so they are never counted free in between (nor twice): an entry
-            # a snapshot counted already still ends it once; a duplicate, or an entry that
-            # ended it before (store.consume_shipped keeps them), ends nothing.
+            # The source's allocation (or the units leaving) and the order's hold on them
+            # change in the same transaction, so the units are never counted free in between
+            # (nor twice): an entry a snapshot counted already still settles the hold once; a
+            # duplicate, or an entry that settled it before (store.settle_from_stock keeps
+            # them), settles nothing.
             taken = {(n.item, n.location, n.sequence) for n in notes if n.verdict is Verdict.DUPLICATE}
-            shipped = [
-                store.Shipped(a.item, a.location, seq, -a.on_hand)
-                for a, seq in adjustments
-                if a.on_hand < 0 and (a.item, a.location, seq) not in taken
-            ]
-            store.consume_shipped(c, msg.tenant_id, order_ref, shipped, source, ctx.now)
+            entries = [hold_entry(a, seq) for a, seq in adjustments if (a.item, a.location, seq) not in taken]
+            store.settle_from_stock(c, msg.tenant_id, order_ref, entries, source, ctx.now)
 
     ctx.stage(apply)
     changed(ctx, [a.item for a, _ in adjustments])
+
+
+def hold_entry(a: Adjustment, sequence: int | None) -> store.HoldEntry:
+    """What an adjustment naming an order does to its hold: units the source allocates to
+    it convert (its `allocated` counts them from now on); units that leave on hand beyond
+    the allocation they take with them were still the order's reservation (consumed)."""
+    converted = max(a.allocated, ZERO)
+    consumed = max(-a.on_hand - max(-a.allocated, ZERO), ZERO)
+    return store.HoldEntry(a.item, a.location, sequence, converted, consumed)
 
 
 def _by_sequence(entries: list[tuple[T, int | None]]) -> list[tuple[int | None, list[T]]]:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from crossdock.connectors.capabilities import ReleaseLine, ReleaseRequest, SalesOrderRequest
 from crossdock.domain.serde import from_plain
 from crossdock.engine.handlers import HandlerContext
+from crossdock.flows.inventory import settle_for_order
 from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.stages import Stage
@@ -35,6 +36,7 @@ async def erp_create(msg: Message, ctx: HandlerContext) -> None:
     if posted is None:
         posted = await erp.create_sales_order(request)
     records.save(ctx, rec.evolve(erp_id=posted.id, erp_number=posted.number, stage=Stage.POSTED.value))
+    await settle_for_order(ctx, rec.order_ref, None, "convert")  # by tenant setting (reservations_convert)
     if settings.fulfilment == "erp":  # the ERP runs the warehouse: watch it for shipments
         ctx.emit(stages.ERP_WATCH, {"order_ref": rec.order_ref, "round": 0}, key=watch_key(rec.order_ref, 0))
     else:
