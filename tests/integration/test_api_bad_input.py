@@ -188,3 +188,19 @@ def test_a_validation_error_names_the_field_and_says_what_to_do(world):
     answer = client.post(f"/api/v1/exceptions/{parked(hub)}/resolve", json={})
     error = answer.json()["error"]
     assert answer.status_code == 422 and "body.reason: Field required" in error["message"] and error["hint"]
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("/api/v1/exceptions?status=opne", "open"),
+        ("/api/v1/messages?status=PARKED", "parked"),
+        ("/api/v1/orders?stage=shiped", "shipped"),
+    ],
+)
+def test_a_filter_value_outside_its_list_is_refused_with_the_values_it_takes(world, url, allowed):
+    """A misspelt status answered an empty 200, which reads as "nothing there"."""
+    _hub, client = world
+    answer = client.get(url)
+    assert answer.status_code == 422, answer.text
+    assert allowed in answer.json()["error"]["message"] + answer.json()["error"]["hint"]

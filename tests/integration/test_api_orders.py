@@ -160,5 +160,9 @@ def test_orders_show_prints_the_timeline(hub, settings):
         runner.invoke(cli_app, ["orders", "list", "--tenant", "acme", "--json"], env=env).stdout
     )
     assert [o["order_ref"] for o in listed] == [REF]
+    for words in (["orders", "list", "--stage", "shiped"], ["messages", "list", "--status", "PARKED"],
+                  ["exceptions", "list", "--status", "opne"]):  # fmt: skip
+        typo = runner.invoke(cli_app, words, env=env)
+        assert typo.exit_code == 2 and "is not one of" in typo.output  # not an empty list
     missing = runner.invoke(cli_app, ["orders", "show", "shopify:404", "--tenant", "acme"], env=env)
     assert missing.exit_code == 1

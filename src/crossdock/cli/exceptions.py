@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
-from crossdock.cli.messages import cells, echo_json, reading, when
+from crossdock.cli.messages import cells, echo_json, one_of, reading, when
 from crossdock.config import Settings
+from crossdock.records import ExceptionStatus
 from crossdock.store import exceptions as desk
 from crossdock.store.db import make_engine
 
@@ -87,7 +88,8 @@ def list_(
     severity: str | None = SeverityOpt,
     owner: str | None = OwnerOpt,
     status: str = typer.Option(
-        "open", "--status", help="open, retried, resubmitted, resolved, cleared or any."
+        "open", "--status", help="Only exceptions in this status.",
+        callback=one_of([*(s.value for s in ExceptionStatus), "any"]),
     ),
     group: bool = typer.Option(False, "--group", help="Counts per category instead of rows."),
     limit: int = typer.Option(100, "--limit", min=1),

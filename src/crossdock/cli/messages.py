@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from crossdock.config import Settings
+from crossdock.records import Status
 from crossdock.store import queries
 from crossdock.store.db import make_engine
 
@@ -55,13 +56,24 @@ def echo_json(value) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
 
 
+def one_of(values: list[str]):
+    """An option's callback refusing a value outside `values` (a misspelt filter would list nothing)."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in values:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(values)}")
+        return value
+
+    return check
+
+
 @app.command("list")
 def list_(
     tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
     stream: str | None = typer.Option(None, "--stream", help="Only this stream (order, inventory, ...)."),
     kind: str | None = typer.Option(None, "--kind", help="Only this message kind."),
     status: str | None = typer.Option(
-        None, "--status", help="ready, running, done, parked, resolved, resubmitted."
+        None, "--status", help="Only messages in this status.", callback=one_of([s.value for s in Status])
     ),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossdock.cli.messages import cells, echo_json, reading, when
+from crossdock.cli.messages import cells, echo_json, one_of, reading, when
+from crossdock.flows.orders.stages import Stage
 from crossdock.store import read_models, timeline
 
 app = typer.Typer(help="Orders and their timelines.", no_args_is_help=True)
@@ -21,7 +22,9 @@ def register(root: typer.Typer) -> None:
 @app.command("list")
 def list_(
     tenant: list[str] | None = typer.Option(None, "--tenant", help="Only this tenant (repeatable)."),
-    stage: str | None = typer.Option(None, "--stage", help="Only orders at this stage."),
+    stage: str | None = typer.Option(
+        None, "--stage", help="Only orders at this stage.", callback=one_of([s.value for s in Stage])
+    ),
     channel: str | None = typer.Option(None, "--channel", help="Only orders of this channel."),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),

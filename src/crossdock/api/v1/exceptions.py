@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crossdock.access import Principal
 from crossdock.api.v1.deps import CurrentPrincipal, Db, HubDep, Operator, Reader, scope_for, visible
 from crossdock.api.v1.errors import ApiError
+from crossdock.records import ExceptionStatus
 from crossdock.store import exceptions as desk
 from crossdock.store import queries
 from crossdock.store.read_models import Scope
@@ -89,15 +90,17 @@ def _answer(result: desk.ActionResult, status: int, exception_id: int | None = N
     return JSONResponse(result.to_dict(), status_code=status)
 
 
+# A closed list: a misspelt status is refused (422 naming the values), not answered with nothing.
+StatusFilter = Literal[tuple([*(s.value for s in ExceptionStatus), "any"])]  # type: ignore[valid-type]
+
+
 @router.get("/exceptions")
 async def list_exceptions(
     principal: Reader,
     db: Db,
     tenant: str | None = None,
     category: str | None = None,
-    status: Annotated[
-        str, Query(description="open, retried, resubmitted, resolved, cleared or any.")
-    ] = "open",
+    status: Annotated[StatusFilter, Query(description="open, retried, resubmitted, resolved, cleared or any.")] = "open",
     kind: str | None = None,
     connection_id: str | None = None,
     group_by: Literal["category"] | None = None,

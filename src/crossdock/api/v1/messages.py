@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from crossdock.api.v1.deps import Db, Reader, decode_cursor, encode_cursor, scope_for, visible
+from crossdock.records import Status
 from crossdock.store import queries, read_models
 
 router = APIRouter(tags=["messages"])
@@ -22,7 +23,7 @@ async def list_messages(
     tenant: str | None = None,
     stream: str | None = None,
     kind: str | None = None,
-    status: str | None = None,
+    status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> dict:

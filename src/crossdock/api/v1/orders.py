@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 
 from crossdock.api.v1.deps import Db, Reader, decode_cursor, encode_cursor, scope_for, visible
 from crossdock.api.v1.errors import not_found
+from crossdock.flows.orders.stages import Stage
 from crossdock.store import read_models, timeline
 
 router = APIRouter(tags=["orders"])
@@ -22,7 +23,7 @@ async def list_orders(
     principal: Reader,
     db: Db,
     tenant: str | None = None,
-    stage: str | None = None,
+    stage: Stage | None = None,
     channel: str | None = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Part of the order ref, channel id or ERP number.")
