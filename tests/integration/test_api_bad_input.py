@@ -204,3 +204,28 @@ def test_a_filter_value_outside_its_list_is_refused_with_the_values_it_takes(wor
     answer = client.get(url)
     assert answer.status_code == 422, answer.text
     assert allowed in answer.json()["error"]["message"] + answer.json()["error"]["hint"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "signed", "code"),
+    [
+        ("/hooks/acme-shop/orders/create", '{"name": "#1001"}', "shopify", "body.id_missing"),
+        ("/hooks/acme-shop/orders/create", '{"id": "abc"}', "shopify", "body.id_not_an_id"),
+        ("/hooks/acme-amz/notifications", '{"NotificationType": "ORDER_CHA', "amazon", "body.not_json"),
+        ("/hooks/acme-amz/notifications", '["ORDER_CHANGE"]', "amazon", "body.not_an_object"),
+    ],
+    ids=["shopify-no-id", "shopify-bad-id", "amazon-truncated", "amazon-not-an-object"],
+)
+def test_a_signed_delivery_with_a_body_that_is_not_its_event_is_400_not_401(world, path, body, signed, code):
+    """The sender proved who it is: telling it its signature failed (401) sends it to check
+    its secret; the body is what is wrong. A truncated Amazon notification was answered
+    200 as an event of a type Crossdock ignores."""
+    _hub, client = world
+    headers = {
+        "shopify": {"X-Shopify-Hmac-Sha256": shopify_sign(SHOP_SECRET, body.encode()), "X-Shopify-Webhook-Id": "w-9"},
+        "amazon": {"x-crossdock-token": AMAZON_TOKEN},
+    }[signed]
+    answer = client.post(path, content=body.encode(), headers=headers)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == code and error["hint"]

@@ -193,6 +193,10 @@ class HookIntake:
         except InboundSignatureError as exc:
             if exc.reason == "unsupported_topic":  # signed, but not an event Crossdock handles
                 raise Ignored(topic) from None
+            if exc.reason.startswith("bad_body"):  # signed, but the body is not the event
+                what = exc.reason.partition(":")[2] or "invalid"
+                raise Refused(400, f"body.{what}", f"the delivery's body is not a {topic} event ({what})",
+                              "Send the event as the vendor documents it; nothing was stored.") from None
             raise Refused(401, f"signature.{exc.reason}", f"the delivery's signature does not hold ({exc.reason})",
                           "Sign with the connection's secret.") from None
         return Delivery(

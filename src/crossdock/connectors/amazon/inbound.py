@@ -45,15 +45,16 @@ class AmazonNotificationVerifier:
 
 def notification_keys(body: bytes) -> tuple[str | None, str | None, str | None]:
     """(NotificationType, NotificationId, AmazonOrderId) of an envelope, None where absent.
-    An EventBridge event carries the notification under `detail`."""
+    An EventBridge event carries the notification under `detail`. A body that is no JSON
+    object is refused (`bad_body:...`): a truncated notification is not one of another type."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None, None, None
+        raise SignatureError("bad_body:not_json") from None
     if isinstance(doc, dict) and isinstance(doc.get("detail"), dict):
         doc = doc["detail"]
     if not isinstance(doc, dict):
-        return None, None, None
+        raise SignatureError("bad_body:not_an_object")
     meta = doc.get("NotificationMetadata") if isinstance(doc.get("NotificationMetadata"), dict) else {}
     payload = doc.get("Payload") if isinstance(doc.get("Payload"), dict) else {}
     change = payload.get("OrderChangeNotification") if isinstance(payload.get("OrderChangeNotification"), dict) else {}
