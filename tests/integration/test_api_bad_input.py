@@ -165,8 +165,9 @@ def test_a_lone_surrogate_is_answered_4xx(world):
 @pytest.mark.parametrize(
     "raw",
     [b'{"payload": {"a": "\\ud800"}}', b'{"payload": {"a": 18446744073709551616}}', b'{"payload": {"qty": NaN}}',
-     b'{"payload": {"qty": Infinity}}'],  # fmt: skip
-    ids=["lone-surrogate", "beyond-64-bits", "nan", "infinity"],
+     b'{"payload": {"qty": Infinity}}', b'{"payload": {"qty": 1, "qty": 100}}',
+     b'{"payload": {"lines": [{"sku": "A", "sku": "B"}]}}'],  # fmt: skip
+    ids=["lone-surrogate", "beyond-64-bits", "nan", "infinity", "repeated-key", "repeated-nested-key"],
 )
 def test_a_resubmitted_payload_json_cannot_say_as_sent_is_refused_and_the_message_kept(world, raw):
     hub, client = world

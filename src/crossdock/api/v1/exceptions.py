@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,10 +131,13 @@ async def retry(principal: Operator, exc: Exception_, hub: HubDep) -> JSONRespon
 
 
 @router.post("/exceptions/{exception_id}/resubmit", status_code=202)
-async def resubmit(principal: Operator, exc: Exception_, body: ResubmitBody, hub: HubDep) -> JSONResponse:
+async def resubmit(
+    principal: Operator, exc: Exception_, body: ResubmitBody, hub: HubDep, request: Request
+) -> JSONResponse:
     """Replace the parked message by an edited copy that keeps its place in its key's order."""
     if body.payload is None:
         raise ApiError(422, "exception.invalid_action", "the payload must not be null")
+    _refuse_repeated_keys(await request.body())
     payload = _payload_text(body.payload)
     result = await _act(
         hub, _resubmit, exc.id, payload, principal.name, hub.clock(), body.reason, exc.tenant_id
@@ -155,6 +158,26 @@ def _payload_text(payload: Any) -> str:
             f"the payload cannot be written as JSON the way it was sent: {err}",
             "Send numbers as finite values within 64 bits (or as strings) and text as valid Unicode.",
         ) from None
+
+
+def _refuse_repeated_keys(raw: bytes) -> None:
+    """A key given twice in one object is refused: the parsed body kept the last value, and
+    readers disagree on which one counts, so the operator's edit may not be what was meant."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise ApiError(
+                    422,
+                    "exception.invalid_payload",
+                    f"the payload gives {key!r} twice in one object",
+                    "Give each key once.",
+                )
+            seen.add(key)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
 
 
 def _resubmit(conn: Any, exception_id: int, payload: str, actor: str, now: float, reason: Any, tenant: str):
