@@ -50,3 +50,40 @@ async def test_a_tightened_rule_is_listed_without_waiting_for_a_stock_change(rig
     before = recomputes(rig)
     apply(rig, settings, f"        {SHOP}: {{cap: 5, safety_stock: {{units: 3}}}}\n")  # the same again
     assert recomputes(rig) == before  # an unchanged section recomputes nothing
+
+
+async def test_inbound_stock_follows_the_date_without_a_stock_change(rig, settings):
+    """An arrival enters the horizon, and later falls overdue, with no stock report in between:
+    the channel follows because every item is computed again after midnight."""
+    from datetime import UTC, datetime, timedelta
+
+    from crossdock.store.inventory import NEW_DAY_SCHEDULE
+    from crossdock.store.schedules import fire_due, get_schedule
+
+    def today() -> datetime:
+        return datetime.fromtimestamp(rig.clock(), UTC)
+
+    with rig.hub.engine.connect() as c:
+        assert not get_schedule(c, "acme", NEW_DAY_SCHEDULE).enabled  # no channel counts inbound
+    apply(rig, settings, f"        {SHOP}: {{inbound_horizon_days: 1}}\n")
+    with rig.hub.engine.connect() as c:
+        assert get_schedule(c, "acme", NEW_DAY_SCHEDULE).enabled
+    arriving = (today() + timedelta(days=2)).date().isoformat()
+    position = {"item": sku(1), "location": "WH1", "on_hand": 5,
+                "inbound": [{"quantity": 20, "expected": arriving}]}  # fmt: skip
+    rig.insert("inventory.snapshot", "stock-inbound", {"source": "erp", "positions": [position]})
+    await rig.run()
+    store = rig.sandbox.shopify
+    shown = (store.variant_by_sku(sku(1))["inventory_item_id"], LOCATION)
+
+    async def next_day() -> int:
+        rig.clock.now += 86_400
+        with rig.hub.engine.begin() as c:
+            fire_due(c, rig.clock())
+        await rig.run()
+        return store.inventory[shown]["available"]
+
+    assert store.inventory[shown]["available"] == 5  # arrives the day after tomorrow: beyond the horizon
+    assert await next_day() == 25  # tomorrow now: within it
+    assert await next_day() == 25  # due today
+    assert await next_day() == 5  # late: no longer promised

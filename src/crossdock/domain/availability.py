@@ -4,7 +4,7 @@ The pool of an item is what its locations feeding the channel hold, less what is
 for; the channel's rule then keeps some back and shapes the number:
 
     on hand − allocated (by the ERP) − reserved (captured orders the ERP has not allocated)
-    − unavailable (damaged, quarantine) + inbound within the horizon
+    − unavailable (damaged, quarantine) + inbound within the horizon (not overdue)
     − safety stock → not below 0 → × share | − contract reservation → not below 0
     → round down to whole units → cap → 0 below the threshold = quantity
 
@@ -138,8 +138,9 @@ def compute(
     rule's locations count. `reserved` is the item's open reservations (all locations)."""
     locations = rule.locations
     horizon = rule.inbound_horizon_days
-    limit = None if horizon is None else _day(now) + timedelta(days=horizon)
-    on_hand = allocated = unavailable = inbound = ZERO
+    today = _day(now)
+    limit = None if horizon is None else today + timedelta(days=horizon)
+    on_hand = allocated = unavailable = inbound = overdue = ZERO
     for p in positions:
         if p.item != item or (locations and p.location not in locations):
             continue
@@ -148,7 +149,9 @@ def compute(
         unavailable += p.unavailable
         if limit is not None:
             for arrival in p.inbound:
-                if arrival.expected <= limit:
+                if arrival.expected < today:  # late: it may never come, so it is not promised
+                    overdue += arrival.quantity
+                elif arrival.expected <= limit:
                     inbound += arrival.quantity
     total = on_hand - allocated - reserved - unavailable
     steps = [
@@ -159,7 +162,10 @@ def compute(
     ]
     if limit is not None:
         total += inbound
-        steps.append(Step(StepName.INBOUND, inbound, total, f"expected by {limit.isoformat()}"))
+        note = f"expected by {limit.isoformat()}"
+        if overdue:
+            note += f"; {overdue} overdue (expected before {today.isoformat()}) not counted"
+        steps.append(Step(StepName.INBOUND, inbound, total, note))
     total = _shape(item, total, rule, steps)
     return Availability(item, rule.connection_id, total, tuple(steps))
 

@@ -29,7 +29,7 @@ from crossdock.store import audit
 from crossdock.store.catalog import ensure_catalog_schedule
 from crossdock.store.db import insert_into
 from crossdock.store.drift import ensure_reconciliation
-from crossdock.store.inventory import RULES_NAME, request_recompute
+from crossdock.store.inventory import RULES_NAME, ensure_daily_recompute, request_recompute
 from crossdock.store.mappings import apply_sections
 from crossdock.store.pricing import ensure_price_polling
 from crossdock.store.schedules import ensure_polling
@@ -104,6 +104,7 @@ def apply_config(
             repriced = any(c.object == "rules" and c.id == "pricing" and c.status != "unchanged" for c in sections)
             ensure_price_polling(conn, tenant, now, changed=repriced)
             ensure_reconciliation(conn, tenant, now)
+            ensure_daily_recompute(conn, tenant, now)
             if any(_changes_listings(c) for c in sections):
                 request_recompute(conn, tenant.id, now)
             changes += [Change(c.object, c.id, tenant.id, Status(c.status)) for c in sections]

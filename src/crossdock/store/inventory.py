@@ -39,6 +39,7 @@ from crossdock.store import bulk, stock_journal
 from crossdock.store import messages as message_store
 from crossdock.store.db import insert_into
 from crossdock.store.publishing import will_show
+from crossdock.store.schedules import upsert_schedule
 from crossdock.store.tables import (
     channel_availability,
     channel_listings,
@@ -68,6 +69,22 @@ def request_recompute(conn: Connection, tenant_id: str, now: float) -> None:
     each item's stock to change."""
     key = f"availability-rules:{now}"
     message_store.insert(conn, [NewMessage(tenant_id, RECOMPUTE_KIND, key, {}, correlation_id=key)], now)
+
+
+DAY = 86_400.0
+NEW_DAY_SCHEDULE = "availability:new-day"
+
+
+def ensure_daily_recompute(conn: Connection, tenant: Any, now: float) -> None:
+    """Where a channel counts inbound stock (`inbound_horizon_days`), availability moves with
+    the date alone: an arrival enters the horizon, a late one stops counting. Every item is
+    computed again a minute after each midnight (UTC), declared by `crossdock apply`;
+    switched off while no channel counts inbound stock."""
+    section = getattr(tenant, "availability", None)
+    dated = section is not None and any(c.inbound_horizon_days is not None for c in section.channels.values())
+    after_midnight = (now // DAY + 1) * DAY + 60
+    upsert_schedule(conn, tenant.id, NEW_DAY_SCHEDULE, RECOMPUTE_KIND, DAY, {}, now=now,
+                    first_run_at=after_midnight, enabled=dated)  # fmt: skip
 
 
 def items_page(conn: Connection, tenant_id: str, after: str | None, limit: int) -> list[str]:

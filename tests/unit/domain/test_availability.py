@@ -123,6 +123,17 @@ def test_available_to_promise(reserved, settings, expected):
     assert_explained(result)
 
 
+def test_an_overdue_arrival_is_not_promised_and_the_explanation_says_so():
+    """An arrival whose date has passed is late and may never come: it counted for as long as
+    the stock source kept it in the list, whatever the horizon."""
+    late = Position(ITEM, "WH3", D(0), inbound=(Inbound(D(40), TODAY - timedelta(1)), Inbound(D(5), TODAY)))
+    result = compute(ITEM, (*POSITIONS, late), D(0), rule(inbound_horizon_days=7), datetime(2026, 12, 1, 9, 0))
+    assert result.quantity == ALL + 20 + 5  # due today still counts
+    step = next(s for s in result.explanation if s.name is StepName.INBOUND)
+    assert "40 overdue (expected before 2026-12-01) not counted" in step.rule
+    assert_explained(result)
+
+
 def assert_explained(result: Availability) -> None:
     """Whole units, never negative, and the steps add up, each running total included."""
     assert result.quantity >= 0
