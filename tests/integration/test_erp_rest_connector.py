@@ -9,7 +9,13 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from crossdock.connectors.capabilities import Erp, InvoiceRequest, SalesOrderLine, SalesOrderRequest
+from crossdock.connectors.capabilities import (
+    Erp,
+    ErpLineCancellation,
+    InvoiceRequest,
+    SalesOrderLine,
+    SalesOrderRequest,
+)
 from crossdock.connectors.erp_rest.config import ErpRestConfig
 from crossdock.connectors.erp_rest.connector import KIND, RestErp
 from crossdock.connectors.registry import ConnectorContext
@@ -264,3 +270,20 @@ async def test_cancel_before_invoicing_and_refused_after(hx):
     with pytest.raises(PermanentError) as caught:
         await erp.cancel_sales_order(invoiced.id)
     assert caught.value.context["code"] == "already_invoiced"
+
+
+async def test_units_that_will_not_ship_come_off_the_sales_order_once_and_it_closes(hx):
+    """After a short pick cancelled by policy: the sales order's open quantity (and what the ERP
+    counts as allocated) ends with what ships, and invoicing what shipped closes it."""
+    erp = hx.erp()
+    assert isinstance(erp, ErpLineCancellation)
+    so = await erp.create_sales_order(order())  # 2 × CD-1001, 1 × CD-1002
+    short = (("CD-1001", Decimal(1)),)
+    await erp.cancel_sales_order_lines(so.id, "R-1#short", short)
+    await erp.cancel_sales_order_lines(so.id, "R-1#short", short)  # a retry changes nothing
+    held = hx.state()["sales_orders"][so.id]
+    assert [ln["cancelled"] for ln in held["lines"]] == ["1", "0"] and held["status"] == "open"
+    with pytest.raises(PermanentError):  # more than is open
+        await erp.cancel_sales_order_lines(so.id, "R-2#short", (("CD-1001", Decimal(2)),))
+    await erp.post_invoice(InvoiceRequest(so.id, "R-1#S1", (("CD-1001", Decimal(1)), ("CD-1002", Decimal(1)))))
+    assert hx.state()["sales_orders"][so.id]["status"] == "invoiced"

@@ -13,7 +13,7 @@ import pytest
 
 from crossdock.connectors.shopify import codec as shopify_codec
 from crossdock.sandbox.traffic import make_catalog, shopify_order
-from tests.support.order_steps import D, Harness, run, seed_order
+from tests.support.order_steps import D, ErpWithoutLineCancellation, Harness, run, seed_order
 
 
 def _line(h: Harness, ref: str) -> dict[str, Decimal]:
@@ -73,6 +73,28 @@ def test_a_case_short_picked_by_the_each_and_cancelled_leaves_nothing_open(setti
     line = _line(h, ref)
     assert line["shipped"] + line["cancelled"] == line["ordered"] == 1
     assert h.order(ref).order.stage == "closed"
+    # the 4 EA that will not ship come off the ERP's sales order too
+    assert h.erp.cancelled_lines == [("SO-1", f"{ref}@MAIN#short", (("A", D(4)),))]
+
+
+def test_an_erp_that_cannot_take_units_off_parks_that_alone_and_the_order_closes(settings, monkeypatch):
+    h = Harness(settings, monkeypatch, short_pick="cancel", erp=ErpWithoutLineCancellation())
+
+    async def go():
+        ref = h.seed_validated("4002")
+        await h.start(ref)
+        await h.run()
+        await h.short_picked(ref, [("L1", 12, 8)])
+        await h.shipped(ref, "S1", [("L1", 8)], final=True)
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert h.order(ref).order.stage == "closed"  # confirmed and invoiced all the same
+    assert [e["category"] for e in h.open_exceptions()] == ["business.erp_lines_not_cancelled"]
+    parked = [m for m in h.messages(f"{ref}/erp-lines") if m["status"] == "parked"]
+    assert f"sales order SO-1 of {ref} still holds 4 × A, which will not ship" in parked[0]["last_error"]
 
 
 def test_a_shipment_line_the_release_does_not_hold_parks_with_its_cause(settings, monkeypatch):

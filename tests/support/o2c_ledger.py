@@ -136,6 +136,8 @@ class Ledger:
                 out.append(f"{ref}: not released")
             elif rel["status"] not in ("shipped", "closed_short"):
                 out.append(f"{ref}: release {rel['status']}")
+            elif any(so["status"] == "open" for so in sos):  # short-picked units still on it
+                out.append(f"{ref}: release {rel['status']}, sales order still open {[so['lines'] for so in sos]}")
         for sh in self.shipments:
             number = sh["tracking_number"]
             if number not in self.confirmed:

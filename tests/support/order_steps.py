@@ -42,6 +42,7 @@ class FakeErp:
     orders: dict[str, ErpSalesOrder] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    cancelled_lines: list[tuple[str, str, tuple]] = field(default_factory=list)
     invoices: list[tuple[str, str, tuple]] = field(default_factory=list)
     fail_create_after_effect: int = 0  # first n creates take effect, then time out
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -61,6 +62,10 @@ class FakeErp:
     async def cancel_sales_order(self, so_id):
         self.cancelled.append(so_id)
 
+    async def cancel_sales_order_lines(self, so_id, reference, lines):
+        if all(ref != reference for _so, ref, _lines in self.cancelled_lines):
+            self.cancelled_lines.append((so_id, reference, lines))
+
     async def find_invoice(self, ref):
         return next((i for i, r, _ in self.invoices if r == ref), None)
 
@@ -74,6 +79,15 @@ class FakeErp:
 
     async def prices(self, items, currency):
         return {}
+
+
+# An ERP whose connector cannot take units off a sales order: FakeErp without that method
+# (not a subclass: a protocol check finds a method anywhere in the class's bases).
+ErpWithoutLineCancellation = type(
+    "ErpWithoutLineCancellation",
+    (),
+    {k: v for k, v in vars(FakeErp).items() if k not in ("cancel_sales_order_lines", "__dict__", "__weakref__")},
+)
 
 
 @dataclass
@@ -117,10 +131,11 @@ class FakeChannel:
 
 
 class Harness:
-    def __init__(self, settings, monkeypatch, *, short_pick: str = "backorder", fulfilment: str = "wms") -> None:
+    def __init__(self, settings, monkeypatch, *, short_pick: str = "backorder", fulfilment: str = "wms",
+                 erp: FakeErp | None = None) -> None:  # fmt: skip
         self.clock = FakeClock()
         self.hub = bootstrap.build(settings, clock=self.clock)
-        self.erp, self.wms, self.channel = FakeErp(), FakeWms(), FakeChannel()
+        self.erp, self.wms, self.channel = erp or FakeErp(), FakeWms(), FakeChannel()
         self.settings = OrderSettings(
             erp="erp", wms="wms", warehouses={}, short_pick=short_pick, channel_connections={}, fulfilment=fulfilment
         )

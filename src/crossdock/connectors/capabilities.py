@@ -179,6 +179,17 @@ class Erp(Protocol):
     async def post_invoice(self, invoice: InvoiceRequest) -> str: ...
 
 
+@runtime_checkable
+class ErpLineCancellation(Protocol):
+    """An ERP that takes units off an open sales order (a short pick cancelled by policy), so
+    its open quantities and allocations end with what will ship. `reference` names the
+    cancellation: the same reference again changes nothing."""
+
+    async def cancel_sales_order_lines(
+        self, sales_order_id: str, reference: str, lines: tuple[tuple[str, Decimal], ...]
+    ) -> None: ...
+
+
 # --------------------------------------------------------------------------- warehouse
 
 

@@ -37,6 +37,18 @@ def _fail(status: int, code: str, message: str, headers: dict[str, str] | None =
     return web.json_response(error_body(status, code, message), status=status, headers=headers)
 
 
+def _open_to(line: dict[str, Any]) -> Decimal:
+    """What a sales order line may still be invoiced up to: ordered less cancelled."""
+    return Decimal(line["quantity"]) - Decimal(line.get("cancelled", "0"))
+
+
+def _close_if_done(so: dict[str, Any]) -> None:
+    """Every unit invoiced or cancelled: `invoiced` (`cancelled` when none was invoiced)."""
+    if all(Decimal(line["invoiced"]) >= _open_to(line) for line in so["lines"]):
+        invoiced = any(Decimal(line["invoiced"]) > 0 for line in so["lines"])
+        so["status"] = "invoiced" if invoiced else "cancelled"
+
+
 class Refusal(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -118,7 +130,7 @@ class GenericErp:
     def _allocated(self, sku: str) -> Decimal:
         return sum(
             (
-                Decimal(line["quantity"]) - Decimal(line["invoiced"])
+                Decimal(line["quantity"]) - Decimal(line["invoiced"]) - Decimal(line.get("cancelled", "0"))
                 for so in self.sales_orders.values()
                 if so["status"] == "open"
                 for line in so["lines"]
@@ -264,6 +276,7 @@ class GenericErp:
                     "unit_price": str(price),
                     "external_line_reference": line.get("external_line_reference"),
                     "invoiced": "0",
+                    "cancelled": "0",
                 }
             )
         if not lines:
@@ -302,6 +315,34 @@ class GenericErp:
         so["status"] = "cancelled"
         return web.json_response(so)
 
+    async def cancel_lines(self, request: web.Request) -> web.Response:
+        """Take units off an open sales order; a repeated `reference` changes nothing."""
+        so = self._sales_order(request.match_info["so_id"])
+        body = await self._body(request)
+        reference = body.get("reference")
+        if not reference or not isinstance(reference, str):
+            raise Refusal(422, "invalid_cancellation", "reference is required")
+        done = so.setdefault("line_cancellations", [])
+        if any(c["reference"] == reference for c in done):
+            return web.json_response(so)
+        if so["status"] != "open":
+            raise Refusal(409, so["status"], f"sales order {so['id']} is {so['status']}")
+        by_item = {line["item"]: line for line in so["lines"]}
+        moves = []
+        for n, line in enumerate(body.get("lines") or []):
+            target = by_item.get(line.get("item"))
+            qty = _qty(line.get("quantity"), f"lines[{n}]")
+            if target is None or Decimal(target["invoiced"]) + qty > _open_to(target):
+                raise Refusal(422, "over_cancelled", f"lines[{n}]: more than is open of {line.get('item')!r}")
+            moves.append((target, qty))
+        if not moves:
+            raise Refusal(422, "invalid_cancellation", "at least one line is required")
+        for target, qty in moves:
+            target["cancelled"] = str(Decimal(target.get("cancelled", "0")) + qty)
+        done.append({"reference": reference, "lines": body["lines"], "at": self.ctx.iso()})
+        _close_if_done(so)
+        return web.json_response(so)
+
     # -- invoices -------------------------------------------------------------------------------
 
     async def post_invoice(self, request: web.Request) -> web.Response:
@@ -316,7 +357,7 @@ class GenericErp:
         for n, line in enumerate(body.get("lines") or []):
             target = by_item.get(line.get("item"))
             qty = _qty(line.get("quantity"), f"lines[{n}]")
-            if target is None or Decimal(target["invoiced"]) + qty > Decimal(target["quantity"]):
+            if target is None or Decimal(target["invoiced"]) + qty > _open_to(target):
                 raise Refusal(422, "over_invoiced", f"lines[{n}]: more than ordered of {line.get('item')!r}")
             moves.append((target, qty))
         if not moves:
@@ -324,8 +365,7 @@ class GenericErp:
         for target, qty in moves:
             target["invoiced"] = str(Decimal(target["invoiced"]) + qty)
             self.on_hand[target["item"]] -= qty
-        if all(Decimal(line["invoiced"]) >= Decimal(line["quantity"]) for line in so["lines"]):
-            so["status"] = "invoiced"
+        _close_if_done(so)
         invoice_id = self._next("INV", self.invoices)
         total = sum((Decimal(t["unit_price"]) * q for t, q in moves), Decimal(0))
         self.invoices[invoice_id] = {
@@ -362,6 +402,7 @@ class GenericErp:
         r.add_get("/sales-orders", self.get_sales_orders)
         r.add_get("/sales-orders/{so_id}", self.get_sales_order)
         r.add_post("/sales-orders/{so_id}/cancel", self.cancel_sales_order)
+        r.add_post("/sales-orders/{so_id}/cancel-lines", self.cancel_lines)
         r.add_post("/invoices", self.post_invoice)
         r.add_get("/invoices", self.get_invoices)
         r.add_post("/_sandbox/prices", self.post_price_change)

@@ -63,6 +63,14 @@ class RestErp:
     async def cancel_sales_order(self, sales_order_id: str) -> None:
         await self.client.post(f"/sales-orders/{_segment(sales_order_id)}/cancel", {})
 
+    async def cancel_sales_order_lines(
+        self, sales_order_id: str, reference: str, lines: tuple[tuple[str, Decimal], ...]
+    ) -> None:
+        body = {"reference": reference, "lines": [{"item": item, "quantity": codec.text(q)} for item, q in lines]}
+        await self.client.post(
+            f"/sales-orders/{_segment(sales_order_id)}/cancel-lines", body, idempotency_key=reference
+        )
+
     # -- master data ------------------------------------------------------------------------
 
     async def prices(self, item_codes: list[str], currency: str) -> dict[str, Decimal]:

@@ -39,6 +39,7 @@ def register(registry: Registry) -> None:
         (stages.CANCEL, cancel.cancel),
         (stages.CANCEL_RELEASE, cancel.cancel_release),
         (stages.ERP_CANCEL, cancel.erp_cancel),
+        (stages.ERP_CANCEL_LINES, cancel.erp_cancel_lines),
         (stages.ATTENTION, cancel.attention),
     ):
         registry.add(kind, handler, OUTAGE_TOLERANT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from crossdock.connectors.capabilities import ErpLineCancellation
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError, Severity
 from crossdock.flows.inventory import settle_for_order
@@ -90,6 +91,27 @@ async def cancel_release(msg: Message, ctx: HandlerContext) -> None:
     refused = _too_late(rec.order_ref, f"warehouse {rel.warehouse} would not cancel release {rel.release_ref}: "
                         "it has shipped or started picking, and what it ships is confirmed and invoiced")  # fmt: skip
     needs_attention(ctx, rec.order_ref, refused)
+
+
+async def erp_cancel_lines(msg: Message, ctx: HandlerContext) -> None:
+    """Units that will not ship (a short pick cancelled by policy) come off the ERP's sales
+    order, so its open quantity and what it allocates end with what ships. An ERP whose
+    connector cannot do it leaves it to a person (`business.erp_lines_not_cancelled`)."""
+    rec = await records.find(ctx, ctx.payload["order_ref"])  # its ordering key is not the order's
+    if rec is None or not rec.erp_id or Stage(rec.stage) in (Stage.CANCEL_REQUESTED, Stage.CANCELLED):
+        return  # the whole sales order is cancelled instead
+    settings = await order_settings(ctx)
+    erp = await connector(ctx, settings.erp, role="erp")
+    lines = tuple((line["item"], Decimal(line["quantity"])) for line in ctx.payload["lines"])
+    if not isinstance(erp, ErpLineCancellation):
+        listed = ", ".join(f"{q} × {item}" for item, q in lines)
+        raise PermanentError(
+            "business.erp_lines_not_cancelled",
+            f"sales order {rec.erp_number or rec.erp_id} of {rec.order_ref} still holds {listed}, which will not ship",
+            "This ERP's connector cannot reduce a sales order: take the units off it in the ERP, then resolve.",
+            owner=Owner.TENANT,
+        )
+    await erp.cancel_sales_order_lines(rec.erp_id, ctx.payload["reference"], lines)
 
 
 async def erp_cancel(msg: Message, ctx: HandlerContext) -> None:

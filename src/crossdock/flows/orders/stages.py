@@ -38,6 +38,7 @@ CANCEL_LINES = "order.lines.cancel"  # tell the channel units will not ship
 CANCEL = "order.cancel"
 CANCEL_RELEASE = "order.release.cancel"
 ERP_CANCEL = "order.erp.cancel"
+ERP_CANCEL_LINES = "order.erp.cancel_lines"  # take units that will not ship off the ERP's sales order
 # Something about an order a person must decide (a refused cancellation, backordered units):
 # parks at once as an exception on its own key (`<order ref>/attention`), so it holds none of
 # the order's own steps.

@@ -104,6 +104,13 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
         items = _items(rel)
         short = [(items[line.line_id], line.shortfall) for line in event.lines if line.line_id in cancelled]
         await settle_for_order(ctx, rec.order_ref, short, "release")
+        if stage is not Stage.CANCEL_REQUESTED:  # else the whole sales order is cancelled
+            # On a key of its own: an ERP that cannot take units off parks this step, not the
+            # order's confirmations and invoices.
+            payload = {"order_ref": rec.order_ref, "reference": f"{rel.release_ref}#short",
+                       "lines": [{"item": item, "quantity": str(q)} for item, q in short]}  # fmt: skip
+            ctx.emit(stages.ERP_CANCEL_LINES, payload, ordering_key=f"{rec.order_ref}/erp-lines",
+                     correlation_id=rec.order_ref)  # fmt: skip
 
 
 async def _stage_after_short_pick(ctx: HandlerContext, rec: OrderRecord, order: Order) -> Stage:
