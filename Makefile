@@ -26,7 +26,8 @@ serve: $(STAMP)
 
 # The suite in two passes: the tests that keep to themselves on TEST_WORKERS processes, then
 # the `slow` ones (they spawn hubs, sandboxes and worker processes and hold time or rate
-# bounds) one at a time, so that no other test competes with them for the two cores.
+# bounds) in two streams (tests/conftest.py): the order flow end to end, which mostly waits,
+# beside the rest one at a time.
 # The second pass runs even when the first fails, so one run shows every failure. Exit status
 # 5 is "no test selected" (a PYTEST_ARGS that picks from one pass only).
 TEST_WORKERS ?= 2
@@ -35,7 +36,7 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	failed=0; \
 	$(BIN)/python -m pytest -q -ra --durations=15 -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
-	$(BIN)/python -m pytest -q -ra --durations=15 -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
+	$(BIN)/python -m pytest -q -ra --durations=15 -n 2 --dist loadgroup -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ] || failed=1; \
 	exit $$failed
 
 bench: $(STAMP)

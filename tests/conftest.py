@@ -16,6 +16,19 @@ PG_URL = os.environ.get("CROSSDOCK_TEST_POSTGRES_URL")
 PG_SKIP = "CROSSDOCK_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (.ci/run sets it)"
 
 
+# The `slow` pass runs on two xdist workers, one stream each (`--dist loadgroup`): the order
+# flow end to end, which mostly waits on injected hangs, outages and warehouse delays, beside
+# the tests that hold rate and time bounds. One stream after the other took 12 minutes.
+ORDER_FLOW_STREAM = {"test_order_to_cash.py", "test_flash_sale.py", "test_demo.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            stream = "order-flow" if item.path.name in ORDER_FLOW_STREAM else "bounds"
+            item.add_marker(pytest.mark.xdist_group(stream))
+
+
 def pytest_report_header(config):
     return f"PostgreSQL tests: {'on ' + PG_URL if PG_URL else 'SKIPPED (set CROSSDOCK_TEST_POSTGRES_URL)'}"
 
