@@ -269,3 +269,29 @@ def test_the_erp_accepting_the_order_converts_its_hold_when_the_tenant_says_so(s
     assert h.erp.created == ["SO-1"]
     with h.hub.engine.connect() as c:
         assert [(r.quantity, r.state.value) for r in istore.read_reservations(c, "acme", ref)] == [after]
+
+
+def test_a_shipment_the_erp_cancels_with_units_open_is_raised_once_and_a_new_one_still_ships(settings, monkeypatch):
+    """ERP fulfilment: the watch skipped a cancelled shipment and asked again every round,
+    forever, with nobody told that the units would not ship."""
+    from crossdock.connectors.erp_fulfilment import ErpShipment
+
+    h = Harness(settings, monkeypatch, fulfilment="erp")
+
+    async def go():
+        ref = h.seed_validated("4401")  # 1 CASE-A = 12 EA of A
+        await h.start(ref)
+        await h.run()
+        h.erp.shipments["SO-1"] = [ErpShipment("OUT-1", "cancelled", None, None, (("A", D(12)),))]
+        for _ in range(3):  # three rounds of the watch
+            await h.run(advance=31)
+        first = [e["category"] for e in h.open_exceptions()]
+        h.erp.shipments["SO-1"].append(ErpShipment("OUT-2", "done", "UPS", "1Z9", (("A", D(12)),)))
+        await h.run(rounds=3, advance=31)
+        await h.close()
+        return ref, first
+
+    ref, first = run(go())
+    assert first == ["business.erp_shipment_cancelled"]  # once, not once per round
+    assert h.order(ref).order.stage == "closed"  # the new shipment was confirmed and invoiced
+    assert [s.tracking_number for _c, s in h.channel.confirmations] == ["1Z9"]

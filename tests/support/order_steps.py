@@ -43,6 +43,7 @@ class FakeErp:
     created: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     cancelled_lines: list[tuple[str, str, tuple]] = field(default_factory=list)
+    shipments: dict[str, list] = field(default_factory=dict)  # sales order id → ErpShipments
     invoices: list[tuple[str, str, tuple]] = field(default_factory=list)
     fail_create_after_effect: int = 0  # first n creates take effect, then time out
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -61,6 +62,10 @@ class FakeErp:
 
     async def cancel_sales_order(self, so_id):
         self.cancelled.append(so_id)
+
+    async def shipments_of(self, so_id):
+        """ErpFulfilment: the shipments the test put on the sales order."""
+        return list(self.shipments.get(so_id, []))
 
     async def cancel_sales_order_lines(self, so_id, reference, lines):
         if all(ref != reference for _so, ref, _lines in self.cancelled_lines):

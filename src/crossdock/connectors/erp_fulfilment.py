@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 DONE = "done"
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)

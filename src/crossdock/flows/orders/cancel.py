@@ -19,11 +19,14 @@ from crossdock.flows.orders.stages import Stage
 from crossdock.records import Message
 
 
-def needs_attention(ctx: HandlerContext, order_ref: str, problem: PermanentError, *, while_backordered: bool = False) -> None:
-    """Put `problem` on the exception desk without holding the order's own steps."""
+def needs_attention(ctx: HandlerContext, order_ref: str, problem: PermanentError, *, while_backordered: bool = False,
+                    once: str | None = None) -> None:  # fmt: skip
+    """Put `problem` on the exception desk without holding the order's own steps (`once`: a
+    name for it, so a step that finds the same problem every round raises it once)."""
     payload = {"order_ref": order_ref, "category": problem.category, "detail": problem.detail,
                "hint": problem.hint, "while_backordered": while_backordered}  # fmt: skip
-    ctx.emit(stages.ATTENTION, payload, ordering_key=f"{order_ref}/attention", correlation_id=order_ref)
+    key = None if once is None else f"{order_ref}/attention:{once}"
+    ctx.emit(stages.ATTENTION, payload, key=key, ordering_key=f"{order_ref}/attention", correlation_id=order_ref)
 
 
 async def attention(msg: Message, ctx: HandlerContext) -> None:

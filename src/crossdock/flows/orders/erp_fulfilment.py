@@ -16,13 +16,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from crossdock.connectors.capabilities import SalesOrderRequest
-from crossdock.connectors.erp_fulfilment import ErpFulfilment, ErpShipment
+from crossdock.connectors.erp_fulfilment import CANCELLED, ErpFulfilment, ErpShipment
 from crossdock.domain.order_lines import in_line_units
 from crossdock.domain.orders import Order
 from crossdock.domain.shipments import Shipment, ShipmentLine
 from crossdock.engine.handlers import HandlerContext
-from crossdock.errors import Owner, PermanentError
+from crossdock.errors import Owner, PermanentError, Severity
 from crossdock.flows.orders import records, stages
+from crossdock.flows.orders.cancel import needs_attention
 from crossdock.flows.orders.connect import connector, order_settings
 from crossdock.flows.orders.fulfil import sales_order_of, watch_key
 from crossdock.flows.orders.stages import Stage
@@ -71,7 +72,29 @@ async def erp_watch(msg: Message, ctx: HandlerContext) -> None:
         erp_quantities = {line_id: erp_qty for line_id, (_, erp_qty, _) in shipped.items()}
         await record_shipment(ctx, rec, order, shipment, erp_quantities)
     if any(line.open > 0 for line in order.lines):
+        _cancelled_in_erp(ctx, rec, order, found)
         _watch_again(ctx, rec, int(ctx.payload.get("round", 0)) + 1, settings.erp_watch_seconds)
+
+
+def _cancelled_in_erp(ctx: HandlerContext, rec: OrderRecord, order: Order, found: list[ErpShipment]) -> None:
+    """Units are open but every shipment the ERP made for them is done or cancelled: nothing
+    ships them until someone acts in the ERP (Tryton: handle the sale's shipment exception, by
+    a new shipment or by ignoring the units). Raised once per set of cancelled shipments; the
+    watch goes on, so a new shipment is still seen."""
+    cancelled = sorted(s.reference for s in found if s.state == CANCELLED)
+    if not cancelled or any(not s.done and s.state != CANCELLED for s in found):
+        return
+    open_units = ", ".join(f"{line.open} of line {line.line_id}" for line in order.lines if line.open > 0)
+    problem = PermanentError(
+        "business.erp_shipment_cancelled",
+        f"order {rec.order_ref}: the ERP cancelled shipment {', '.join(cancelled)} of sales order "
+        f"{rec.erp_number or rec.erp_id}; {open_units} will not ship unless the ERP ships them again",
+        "In the ERP, ship the units again (a new shipment is confirmed to the channel as usual), or "
+        "cancel them on the channel so the customer is told; then resolve this exception.",
+        severity=Severity.HIGH,
+        owner=Owner.TENANT,
+    )
+    needs_attention(ctx, rec.order_ref, problem, once="erp-cancelled:" + ",".join(cancelled))
 
 
 def _ship(order: Order, request: SalesOrderRequest, erp_shipment: ErpShipment) -> dict[str, tuple]:
