@@ -57,7 +57,7 @@ RULES: dict[str, type[BaseModel]] = {
     "legal_entities": LegalEntitiesSection,
     "routing": RoutingSection,
     "validation": ValidationSection,
-    "availability": AvailabilitySection,  # read by store.inventory, not by build_rules
+    "availability": AvailabilitySection,  # also read by store.inventory
     "catalog": CatalogSection,  # read by store.catalog, not by build_rules
     "pricing": PricingSection,  # read by store.pricing, not by build_rules
 }
@@ -72,6 +72,7 @@ class TenantRules:
     mappings: TenantMappings
     routing: RoutingRules | None  # None: the tenant has not configured routing
     validation: ValidationRules
+    availability: AvailabilitySection | None = None  # reservations (None: the tenant keeps none)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ def build_rules(entries: dict[str, list[str]], docs: dict[str, str]) -> TenantRu
         tenant_mappings,
         routing.to_domain() if routing else None,
         validation.to_domain() if validation else ValidationRules(),
+        doc("availability", AvailabilitySection),
     )
 
 

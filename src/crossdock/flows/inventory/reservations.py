@@ -18,6 +18,7 @@ from crossdock.domain.availability import ReservationState, reserve, settle
 from crossdock.engine.handlers import HandlerContext
 from crossdock.flows.inventory import kinds
 from crossdock.flows.inventory.stock import changed, malformed, quantity
+from crossdock.flows.tenant_config import tenant_config
 from crossdock.records import Message
 from crossdock.store import inventory as store
 
@@ -65,7 +66,7 @@ async def reserve_for_order(ctx: HandlerContext, order_ref: str, lines: Iterable
     so the order never reaches the ERP on units another order holds. Tenants without an
     `availability:` section keep no reservations."""
     tenant = ctx.message.tenant_id
-    section = await ctx.read(lambda c: store.availability_section(c, tenant))
+    section = (await tenant_config(ctx)).rules.availability
     if section is None:
         return
     wanted = [(item, Decimal(qty)) for item, qty in lines]
@@ -79,8 +80,7 @@ async def settle_for_order(
 ) -> None:
     """From the order flow: the order's units were released, converted or consumed
     (`lines` None: everything it holds). Applied by the inventory flow, in the order's own order."""
-    tenant = ctx.message.tenant_id
-    section = await ctx.read(lambda c: store.availability_section(c, tenant))
+    section = (await tenant_config(ctx)).rules.availability
     if section is None or (action == "consume" and section.reservations_end == "stock_report"):
         return  # consumed by the stock source's shipment adjustment (`stock.adjusted`)
     if action == "convert" and section.reservations_convert != "erp_order":
