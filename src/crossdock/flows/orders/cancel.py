@@ -7,11 +7,12 @@ return or refund on an exception of its own (`order.attention`)."""
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from crossdock.connectors.capabilities import ErpLineCancellation
 from crossdock.engine.handlers import HandlerContext
-from crossdock.errors import Owner, PermanentError, Severity
+from crossdock.errors import Owner, PermanentError, Severity, TransientError
 from crossdock.flows.inventory import settle_for_order
 from crossdock.flows.orders import records, stages
 from crossdock.flows.orders.connect import connector, order_settings
@@ -25,7 +26,7 @@ def needs_attention(ctx: HandlerContext, order_ref: str, problem: PermanentError
     name for it, so a step that finds the same problem every round raises it once)."""
     payload = {"order_ref": order_ref, "category": problem.category, "detail": problem.detail,
                "hint": problem.hint, "while_backordered": while_backordered}  # fmt: skip
-    key = None if once is None else f"{order_ref}/attention:{once}"
+    key = None if once is None else f"{order_ref}/attention:{hashlib.sha256(once.encode()).hexdigest()[:24]}"
     ctx.emit(stages.ATTENTION, payload, key=key, ordering_key=f"{order_ref}/attention", correlation_id=order_ref)
 
 
@@ -101,8 +102,10 @@ async def erp_cancel_lines(msg: Message, ctx: HandlerContext) -> None:
     order, so its open quantity and what it allocates end with what ships. An ERP whose
     connector cannot do it leaves it to a person (`business.erp_lines_not_cancelled`)."""
     rec = await records.find(ctx, ctx.payload["order_ref"])  # its ordering key is not the order's
-    if rec is None or not rec.erp_id or Stage(rec.stage) in (Stage.CANCEL_REQUESTED, Stage.CANCELLED):
+    if rec is None or not rec.erp_id or Stage(rec.stage) is Stage.CANCELLED:
         return  # the whole sales order is cancelled instead
+    if Stage(rec.stage) is Stage.CANCEL_REQUESTED:  # a warehouse may refuse: then the order goes on
+        raise TransientError(f"order {rec.order_ref} is being cancelled; its sales order may stay")
     settings = await order_settings(ctx)
     erp = await connector(ctx, settings.erp, role="erp")
     lines = tuple((line["item"], Decimal(line["quantity"])) for line in ctx.payload["lines"])

@@ -107,7 +107,9 @@ async def _short_picked(ctx: HandlerContext, rec: OrderRecord, rel: ReleaseRecor
         if stage is not Stage.CANCEL_REQUESTED:  # else the whole sales order is cancelled
             # On a key of its own: an ERP that cannot take units off parks this step, not the
             # order's confirmations and invoices.
-            payload = {"order_ref": rec.order_ref, "reference": f"{rel.release_ref}#short",
+            # One reference per short pick (a warehouse may report each line's pick on its
+            # own): the reporting message's id, the same on every retry of this step.
+            payload = {"order_ref": rec.order_ref, "reference": f"{rel.release_ref}#short:{ctx.message.id}",
                        "lines": [{"item": item, "quantity": str(q)} for item, q in short]}  # fmt: skip
             ctx.emit(stages.ERP_CANCEL_LINES, payload, ordering_key=f"{rec.order_ref}/erp-lines",
                      correlation_id=rec.order_ref)  # fmt: skip
