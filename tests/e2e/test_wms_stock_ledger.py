@@ -186,12 +186,13 @@ async def test_orders_released_to_the_warehouse_are_counted_once_as_their_units_
     assert rig.positions() == rig.warehouse() and rig.positions("allocated") == rig.warehouse("allocated")
     assert rig.warehouse()[a] == 11 and rig.warehouse()[c] == 0  # 9 of a and all 20 of c shipped
     with rig.hub.engine.connect() as conn:
-        holds = {o: [(r.item, int(r.quantity), r.state.value) for r in store.read_reservations(conn, TENANT, o)]
+        holds = {o: [(r.item, int(r.quantity), int(r.converted), r.state.value)
+                     for r in store.read_reservations(conn, TENANT, o)]
                  for o in wanted}  # fmt: skip
         reserved = store.reserved_totals(conn, TENANT, ITEMS)
-    assert holds == {
-        "shopify:1": [(a, 0, "converted")],
-        "shopify:2": [(a, 0, "converted"), (b, 0, "converted")],
-        "shopify:3": [(c, 10, "reserved")],  # the 10 the warehouse could not allocate
+    assert holds == {  # shipped, its allocation with it
+        "shopify:1": [(a, 0, 0, "consumed")],
+        "shopify:2": [(a, 0, 0, "consumed"), (b, 0, 0, "consumed")],
+        "shopify:3": [(c, 10, 0, "reserved")],  # the 10 the warehouse could not allocate
     }
     assert reserved == {c: Decimal(10)}

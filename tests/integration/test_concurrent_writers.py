@@ -118,3 +118,29 @@ def test_a_snapshot_of_a_new_position_keeps_a_concurrent_later_adjustment(pg):
     snap = lambda c: stock.apply_snapshot(c, T, [Position("X", "W", Decimal(5))], "wms", 2.0, sequence=10)  # noqa: E731
     assert race(pg, add, snap) == []
     assert position(pg) == (Decimal(9), 10, [11])  # #10 counted 5, #11 added 4 and stays journaled
+
+
+def allocate(location: str, units: int, sequence: int):
+    """What `flows.inventory.stock.adjusted` stages for an allocation entry naming the order."""
+
+    def apply(c):
+        stock.apply_adjustments(c, T, [Adjustment("A", location, allocated=Decimal(units))], "wms", 2.0,
+                                sequence=sequence)  # fmt: skip
+        stock.settle_from_stock(c, T, "shopify:1", [stock.HoldEntry("A", location, sequence, Decimal(units))], "wms", 2.0)
+
+    return apply
+
+
+def test_two_warehouses_allocating_one_order_at_once_convert_all_of_its_hold(pg):
+    """Two stock lanes moving one order's hold: read and written back without a lock, the
+    second overwrote the first (found in review): 6 units counted twice."""
+    with pg.begin() as c:
+        stock.apply_snapshot(c, T, [Position("A", "MAIN", Decimal(20)), Position("A", "EAST", Decimal(20))], "wms", 1.0)
+        stock.reserve_order(c, T, "shopify:1", [("A", Decimal(10))], 1.0, within_stock=True)
+    assert race(pg, allocate("MAIN", 6, 7), allocate("EAST", 4, 3)) == []
+    with pg.connect() as c:
+        (hold,) = stock.read_reservations(c, T, "shopify:1")
+        positions = stock.read_positions(c, T, ["A"])
+        reserved = stock.reserved_totals(c, T, ["A"]).get("A", Decimal(0))
+    assert (hold.quantity, hold.converted, hold.held) == (10, 10, 0)
+    assert sum(p.on_hand - p.allocated for p in positions) - reserved == 30  # 40 on hand, 10 allocated

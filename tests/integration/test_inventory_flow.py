@@ -175,9 +175,9 @@ def test_converted_and_consumed_reservations_stop_counting(hub):
     order(hub, "reserve", "o-1", [["SKU-1", 3], ["SKU-2", 1]])
     order(hub, "convert", "o-2", [["SKU-1", 1]])
     with hub.engine.connect() as c:
-        held = {r.item: (r.quantity, r.state.value) for r in store.read_reservations(c, "acme", ORDER)}
+        held = {r.item: (r.quantity, r.converted, r.held) for r in store.read_reservations(c, "acme", ORDER)}
         assert store.reserved_totals(c, "acme", ["SKU-1", "SKU-2"]) == {"SKU-1": 2, "SKU-2": 1}
-    assert held == {"SKU-1": (2, "reserved"), "SKU-2": (1, "reserved")}
+    assert held == {"SKU-1": (3, 1, 2), "SKU-2": (1, 0, 1)}  # wanted, converted, held by the order
     order(hub, "consume", "o-3")
     with hub.engine.connect() as c:
         assert store.reserved_totals(c, "acme", ["SKU-1", "SKU-2"]) == {}

@@ -241,7 +241,7 @@ def test_a_short_pick_that_cancels_every_unit_cancels_the_erp_sales_order(settin
     assert h.channel.cancelled_lines == [{"L1": Decimal(1)}]
 
 
-@pytest.mark.parametrize(("mode", "after"), [("erp_order", (0, "converted")), ("stock_report", (12, "reserved"))])
+@pytest.mark.parametrize(("mode", "after"), [("erp_order", (12, 12, "reserved")), ("stock_report", (12, 0, "reserved"))])
 def test_the_erp_accepting_the_order_converts_its_hold_when_the_tenant_says_so(settings, monkeypatch, mode, after):
     """An ERP that allocates on entry and reports only totals (`reservations_convert:
     erp_order`): its next snapshot counts the order in `allocated`, so the hold must end when
@@ -268,7 +268,7 @@ def test_the_erp_accepting_the_order_converts_its_hold_when_the_tenant_says_so(s
     ref = run(go())
     assert h.erp.created == ["SO-1"]
     with h.hub.engine.connect() as c:
-        assert [(r.quantity, r.state.value) for r in istore.read_reservations(c, "acme", ref)] == [after]
+        assert [(r.quantity, r.converted, r.state.value) for r in istore.read_reservations(c, "acme", ref)] == [after]
 
 
 def test_a_shipment_the_erp_cancels_with_units_open_is_raised_once_and_a_new_one_still_ships(settings, monkeypatch):

@@ -158,8 +158,11 @@ def test_a_shipment_the_snapshot_counted_still_ends_the_orders_hold_once(hub):
 
 
 def held(hub) -> list[tuple[Decimal, str]]:
+    """The order's rows: the units it holds itself (wanted, less what its source allocates to
+    it) and the row's state."""
     with hub.engine.connect() as c:
-        return [(r.quantity, r.state.value) for r in store.read_reservations(c, "acme", "shopify:1")]
+        rows = store.read_reservations(c, "acme", "shopify:1")
+    return [(r.held if r.state.value == "reserved" else r.quantity, r.state.value) for r in rows]
 
 
 def test_a_shipment_counted_by_a_snapshot_and_delivered_again_ends_the_hold_once(hub):
@@ -199,7 +202,7 @@ def test_the_record_of_shipped_entries_goes_with_the_hold(hub):
         assert c.execute(select(reservation_shipments)).all() == []
 
 
-def test_the_record_of_shipped_entries_goes_when_the_erp_takes_over_the_hold(hub):
+def test_the_record_of_shipped_entries_goes_when_the_order_is_cancelled(hub):
     from crossdock.domain.availability import ReservationState, settle
     from crossdock.store.tables import reservation_shipments
 
@@ -209,9 +212,9 @@ def test_the_record_of_shipped_entries_goes_when_the_erp_takes_over_the_hold(hub
     deliver(hub, "m1", moved(7, -2, reason="shipment", order_reference="shopify:1"))
     with hub.engine.begin() as c:
         assert len(c.execute(select(reservation_shipments)).all()) == 1
-        converted = settle(store.read_reservations(c, "acme", "shopify:1"), None, ReservationState.CONVERTED)
-        store.save_reservations(c, "acme", converted, 2.0)
-    assert held(hub) == [(0, "converted")]
+        released = settle(store.read_reservations(c, "acme", "shopify:1"), None, ReservationState.RELEASED)
+        store.save_reservations(c, "acme", released, 2.0)
+    assert held(hub) == [(0, "released")]
     with hub.engine.connect() as c:
         assert c.execute(select(reservation_shipments)).all() == []
 
@@ -283,9 +286,9 @@ def test_an_allocation_naming_the_order_converts_its_hold_and_free_stock_stays_t
     deliver(hub, "m0", snap(6, 20))
     assert free(hub) == 14
     deliver(hub, "m1", allocated(7, 6, reason="allocation", **ORDER))
-    assert held(hub) == [(0, "converted")] and free(hub) == 14  # counted once: as allocated now
+    assert held(hub) == [(0, "reserved")] and free(hub) == 14  # counted once: as allocated now
     deliver(hub, "m2", allocated(8, -6, on_hand=-6, reason="shipment", **ORDER))
-    assert free(hub) == 14 and on_hand(hub) == 14
+    assert held(hub) == [(0, "consumed")] and free(hub) == 14 and on_hand(hub) == 14
 
 
 def test_a_shipment_takes_the_allocated_units_before_the_reservation(hub):
@@ -335,3 +338,61 @@ def test_an_allocation_for_an_order_the_hub_does_not_hold_only_moves_the_positio
 def hold(hub, units: int, order: str = "shopify:1") -> None:
     with hub.engine.begin() as c:
         store.reserve_order(c, "acme", order, [("CD-1001", Decimal(units))], 1.0, within_stock=True)
+
+
+def test_units_a_warehouse_takes_back_are_held_by_the_order_again_while_it_wants_them(hub):
+    """An order split over two warehouses: MAIN allocated its 5, EAST waits for stock. MAIN
+    short-picks 2 and the tenant backorders them: MAIN's deallocation gives them back to the
+    order's own hold. Under the cancel policy the flow releases them instead, and EAST's 5
+    stay held whatever order the two messages come in (found in review: the release took
+    EAST's units while MAIN's allocation still counted the short ones, then both were free)."""
+    two = [{"item": "CD-1001", "location": "MAIN", "on_hand": 20}, {"item": "CD-1001", "location": "EAST", "on_hand": 0}]
+    deliver(hub, "m0", stock("inventory.snapshot", 6, two))
+    hold(hub, 10)
+    deliver(hub, "m1", allocated(7, 5, reason="allocation", **ORDER))
+    assert held(hub) == [(5, "reserved")] and free(hub) == 10
+    deliver(hub, "m2", allocated(8, -3, on_hand=-3, reason="shipment", **ORDER))  # 3 of MAIN's 5 ship
+    deliver(hub, "m3", allocated(9, -2, reason="deallocation", **ORDER))  # the 2 short-picked
+    assert held(hub) == [(7, "reserved")] and free(hub) == 10  # backordered: still wanted
+    release(hub, 2)  # cancel policy: the order no longer wants them
+    assert held(hub) == [(5, "reserved")] and free(hub) == 12  # 17 on hand, EAST's 5 held
+
+
+def test_a_short_pick_released_before_the_warehouse_takes_the_units_back_ends_the_same(hub):
+    two = [{"item": "CD-1001", "location": "MAIN", "on_hand": 20}, {"item": "CD-1001", "location": "EAST", "on_hand": 0}]
+    deliver(hub, "m0", stock("inventory.snapshot", 6, two))
+    hold(hub, 10)
+    deliver(hub, "m1", allocated(7, 5, reason="allocation", **ORDER))
+    release(hub, 2)  # MAIN's short pick, cancel policy; MAIN's allocation still holds the 2
+    assert held(hub) == [(5, "reserved")] and free(hub) == 10  # nothing freed before MAIN frees it
+    deliver(hub, "m2", allocated(8, -3, on_hand=-3, reason="shipment", **ORDER))
+    deliver(hub, "m3", allocated(9, -2, reason="deallocation", **ORDER))
+    assert held(hub) == [(5, "reserved")] and free(hub) == 12
+
+
+def test_lines_of_one_entry_for_one_position_count_together(hub):
+    """Found in review: the second line of an entry was taken for a redelivery of the first."""
+    hold(hub, 5)
+    deliver(hub, "m0", snap(6, 20))
+    lots = [{"item": "CD-1001", "location": "MAIN", "on_hand": 0, "allocated": q} for q in (3, 2)]
+    deliver(hub, "m1", stock("inventory.adjusted", 7, lots, reason="allocation", **ORDER))
+    assert held(hub) == [(0, "reserved")] and free(hub) == 15
+    shipped = [{"item": "CD-1001", "location": "MAIN", "on_hand": -q, "allocated": -q} for q in (3, 2)]
+    deliver(hub, "m2", stock("inventory.adjusted", 8, shipped, reason="shipment", **ORDER))
+    assert held(hub) == [(0, "consumed")] and free(hub) == 15
+
+
+def test_an_order_reference_no_order_can_have_moves_the_stock_and_nothing_else(hub):
+    """Found in review: on PostgreSQL its record could not be written, and the warehouse's
+    stock lane retried it forever."""
+    deliver(hub, "m0", snap(6, 20))
+    deliver(hub, "m1", moved(7, -4, reason="shipment", order_reference="x" * 400))
+    assert on_hand(hub) == 16
+
+
+def release(hub, units: int) -> None:
+    """The order flow's `inventory.release` of a short pick (cancel policy)."""
+    payload = {"order_ref": "shopify:1", "lines": [{"item": "CD-1001", "quantity": str(units)}]}
+    new = NewMessage("acme", "inventory.release", f"release-{units}", payload, ordering_key="shopify:1")
+    hub.database.transaction(message_store.insert, [new], hub.clock())
+    asyncio.run(hub.worker().run_until_idle(timeout=30))

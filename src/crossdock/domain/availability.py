@@ -16,7 +16,7 @@ an order the ERP has not allocated is not routed yet, so it weighs on every chan
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -223,22 +223,33 @@ def _day(now: datetime | date) -> date:
 
 
 class ReservationState(StrEnum):
-    """Where one order line's claim on stock stands. Only RESERVED units weigh on availability."""
+    """Where one order's claim on an item stands. Only RESERVED rows weigh on availability."""
 
-    RESERVED = "reserved"  # captured; the ERP has not allocated it yet
-    CONVERTED = "converted"  # the ERP allocated it: its `allocated` counts it now
+    RESERVED = "reserved"  # the order still wants `quantity` units
+    CONVERTED = "converted"  # (rows of earlier versions: settled, hold nothing)
     RELEASED = "released"  # cancelled or edited away
     CONSUMED = "consumed"  # shipped: gone from on hand
 
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """Units of one item an order still holds (`quantity`: the open units)."""
+    """An order's claim on one item. `quantity`: the units the order still wants (open, not
+    shipped); `converted`: those of them a stock source counts as allocated to the order (its
+    `allocated` holds them). The order holds the rest itself (`held`), so every unit is
+    counted once: as the source's allocation or as the hub's reservation."""
 
     order_ref: str
     item: str
     quantity: Decimal
     state: ReservationState = ReservationState.RESERVED
+    converted: Decimal = ZERO
+
+    @property
+    def held(self) -> Decimal:
+        """The units this row takes off the free stock (what `compute` calls `reserved`)."""
+        if self.state is not ReservationState.RESERVED:
+            return ZERO
+        return max(ZERO, self.quantity - self.converted)
 
 
 _RESETTABLE = (ReservationState.RESERVED, ReservationState.RELEASED)  # converted/consumed rows are settled
@@ -247,10 +258,11 @@ _RESETTABLE = (ReservationState.RESERVED, ReservationState.RELEASED)  # converte
 def reserve(
     held: Iterable[Reservation], order_ref: str, lines: Iterable[tuple[str, Decimal]]
 ) -> list[Reservation]:
-    """The order's reservations once it holds exactly `lines` (quantities summed per item).
+    """The order's reservations once it wants exactly `lines` (quantities summed per item).
 
     Open items no longer in the lines are released; released items listed again are
-    reserved again; converted and consumed ones stay as they are. Returns only the rows that change."""
+    reserved again; consumed ones stay as they are; what a source converted stays converted.
+    Returns only the rows that change."""
     wanted: dict[str, Decimal] = {}
     for item, qty in lines:
         wanted[item] = wanted.get(item, ZERO) + qty
@@ -258,21 +270,24 @@ def reserve(
     changed = []
     for item, qty in wanted.items():
         now = held_by_item.get(item)
-        if now is None or (
-            now.state in _RESETTABLE and (now.quantity, now.state) != (qty, ReservationState.RESERVED)
-        ):
+        if now is None:
             changed.append(Reservation(order_ref, item, qty))
+        elif now.state in _RESETTABLE and (now.quantity, now.state) != (qty, ReservationState.RESERVED):
+            changed.append(Reservation(order_ref, item, qty, converted=now.converted))
     for r in held_by_item.values():
         if r.state is ReservationState.RESERVED and r.item not in wanted:
-            changed.append(Reservation(order_ref, r.item, ZERO, ReservationState.RELEASED))
+            changed.append(Reservation(order_ref, r.item, ZERO, ReservationState.RELEASED, r.converted))
     return changed
 
 
 def settle(
     held: Iterable[Reservation], lines: Iterable[tuple[str, Decimal]] | None, state: ReservationState
 ) -> list[Reservation]:
-    """Take `lines` (None: everything open) out of the order's open reservations; a row whose
-    open units reach 0 takes `state`. Returns only the rows that change."""
+    """The order no longer wants `lines` (None: everything open): released (cancelled) or
+    consumed (shipped) units leave `quantity` (and `converted` first); a row reaching 0 takes
+    `state`. With `state`
+    CONVERTED, the units become the ERP's allocation instead (`converted`; the order still
+    wants them). Returns only the rows that change."""
     open_rows = {r.item: r for r in held if r.state is ReservationState.RESERVED}
     taking = {item: r.quantity for item, r in open_rows.items()} if lines is None else {}
     for item, qty in lines or ():
@@ -282,16 +297,48 @@ def settle(
         r = open_rows.get(item)
         if r is None or qty <= ZERO:
             continue
+        if state is ReservationState.CONVERTED:
+            converted = min(r.quantity, r.converted + qty)
+            if converted != r.converted:
+                changed.append(replace(r, converted=converted))
+            continue
+        # Units the order no longer wants leave its converted ones first: whether the source
+        # had allocated them is not known here, and counting them still allocated until the
+        # source says otherwise never shows a unit free that is not.
         left = max(ZERO, r.quantity - qty)
-        changed.append(
-            Reservation(r.order_ref, item, left, state if left == ZERO else ReservationState.RESERVED)
-        )
+        converted = max(ZERO, r.converted - qty)
+        state = state if left == ZERO else ReservationState.RESERVED
+        changed.append(replace(r, quantity=left, converted=converted, state=state))
+    return changed
+
+
+def follow_source(
+    held: Iterable[Reservation], moves: dict[str, tuple[Decimal, Decimal]]
+) -> list[Reservation]:
+    """The order's rows after its stock source's entries naming it: per item, (`allocated`, the
+    signed change of what the source allocates to the order; `left`, the order's units that left
+    on hand). An allocation converts units, a deallocation gives
+    them back to the order's own hold if it still wants them, a shipment takes its units out
+    of what the order wants and its allocation with them. Returns only the rows that change."""
+    changed = []
+    for r in held:
+        move = moves.get(r.item)
+        if move is None or r.state is not ReservationState.RESERVED:
+            continue
+        allocated, left = move
+        quantity = max(ZERO, r.quantity - left)
+        # not capped by `quantity`: what the source allocates beyond it, it also takes back
+        converted = max(ZERO, r.converted + allocated)
+        if (quantity, converted) == (r.quantity, r.converted):
+            continue
+        state = ReservationState.CONSUMED if quantity == ZERO else ReservationState.RESERVED
+        changed.append(replace(r, quantity=quantity, converted=converted, state=state))
     return changed
 
 
 def open_units(reservations: Iterable[Reservation]) -> Decimal:
-    """Units still reserved (what `compute` subtracts as `reserved`)."""
-    return sum((r.quantity for r in reservations if r.state is ReservationState.RESERVED), ZERO)
+    """Units the orders hold themselves (what `compute` subtracts as `reserved`)."""
+    return sum((r.held for r in reservations), ZERO)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,8 @@ from crossdock.domain.availability import (
     Position,
     Reservation,
     ReservationState,
+    follow_source,
     reserve,
-    settle,
     shortfalls,
 )
 from crossdock.domain.availability_rules import ZERO, ChannelRule, ChannelState
@@ -322,24 +322,28 @@ def apply_adjustments(
 # --------------------------------------------------------------------------- reservations
 
 
-def read_reservations(conn: Connection, tenant_id: str, order_ref: str) -> list[Reservation]:
+def read_reservations(conn: Connection, tenant_id: str, order_ref: str, *, lock: bool = False) -> list[Reservation]:
+    """The order's rows; `lock`: for update (PostgreSQL), so two writers of one order's hold
+    (two warehouses' stock lanes, the order's own steps) run one after the other."""
     t = inventory_reservations
-    rows = conn.execute(
-        select(t).where(t.c.tenant_id == tenant_id, t.c.order_ref == order_ref).order_by(t.c.item_code)
-    )
-    return [
-        Reservation(r.order_ref, r.item_code, Decimal(r.quantity), ReservationState(r.state)) for r in rows
-    ]
+    q = select(t).where(t.c.tenant_id == tenant_id, t.c.order_ref == order_ref).order_by(t.c.item_code)
+    if lock and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return [_reservation(r) for r in conn.execute(q)]
+
+
+def _reservation(r: Any) -> Reservation:
+    return Reservation(r.order_ref, r.item_code, Decimal(r.quantity), ReservationState(r.state), Decimal(r.converted))
 
 
 def save_reservations(conn: Connection, tenant_id: str, rows: Iterable[Reservation], now: float) -> None:
-    """Write these reservation rows; a hold that ends (released, converted, consumed) takes
+    """Write these reservation rows; a hold that ends (released, consumed) takes
     its record of stock entries with it (`settle_from_stock`): nothing is left to end twice."""
     t = inventory_reservations
     ended: dict[str, list[str]] = {}
     for r in rows:
         key = (t.c.tenant_id == tenant_id, t.c.order_ref == r.order_ref, t.c.item_code == r.item)
-        values = {"quantity": str(r.quantity), "state": r.state.value, "updated_at": now}
+        values = {"quantity": str(r.quantity), "converted": str(r.converted), "state": r.state.value, "updated_at": now}
         if conn.execute(update(t).where(*key).values(**values)).rowcount == 0:
             conn.execute(
                 insert(t).values(tenant_id=tenant_id, order_ref=r.order_ref, item_code=r.item, **values)
@@ -369,8 +373,8 @@ def reserve_order(
     locked first (PostgreSQL), so two orders reserving the last unit run one after the
     other and the second sees the first's reservation; SQLite has one writer anyway.
     An order that does not fit raises `business.insufficient_stock` and holds nothing new."""
-    rows = reserve(read_reservations(conn, tenant_id, order_ref), order_ref, lines)
-    growing = {r.item: r.quantity for r in rows if r.state is ReservationState.RESERVED}
+    rows = reserve(read_reservations(conn, tenant_id, order_ref, lock=True), order_ref, lines)
+    growing = {r.item: r.held for r in rows if r.held > ZERO}
     if within_stock and growing:
         t = inventory_positions
         q = (
@@ -401,79 +405,85 @@ def reserve_order(
 
 @dataclass(frozen=True, slots=True)
 class HoldEntry:
-    """What one stock ledger entry naming an order does to the order's hold on an item at
-    `location` (`sequence` None: a report its source does not number): `converted` units the
-    source now counts as allocated to the order, `consumed` units of the order that left on
-    hand which the source had not allocated (those it had leave `allocated` with them)."""
+    """What one stock ledger entry naming an order says about the order's units of an item at
+    `location` (`sequence` None: a report its source does not number): `allocated`, the signed
+    change of what the source allocates to the order; `left`, the order's units that left on
+    hand (a shipment)."""
 
     item: str
     location: str
     sequence: int | None
-    converted: Decimal = ZERO
-    consumed: Decimal = ZERO
+    allocated: Decimal = ZERO
+    left: Decimal = ZERO
+
+
+ORDER_REF_WIDTH = inventory_reservations.c.order_ref.type.length  # longer: no order of the hub
 
 
 def settle_from_stock(
     conn: Connection, tenant_id: str, order_ref: str, entries: Iterable[HoldEntry], source: str | None, now: float
 ) -> None:
-    """The order's hold follows its stock source, each sequenced entry at most once: it is
-    recorded (`reservation_shipments`) as it settles part of the hold, and an entry recorded
-    already (delivered again, under another webhook id or after a snapshot counted it)
-    settles nothing. Units are converted before they are consumed. The records of an item
-    go once the order's hold on it ends (`save_reservations`)."""
-    t = reservation_shipments
-    converted: list[tuple[str, Decimal]] = []
-    consumed: list[tuple[str, Decimal]] = []
+    """The order's hold follows its stock source (`domain.availability.follow_source`), each
+    sequenced entry at most once: it is recorded (`reservation_shipments`) as it moves the
+    hold, and an entry recorded already (delivered again, under another webhook id or after a
+    snapshot counted it) moves nothing. Lines of one entry for one position count together.
+    Entries about items the order does not hold are ignored (and not recorded). The order's
+    rows are locked first, and the records of an item go once the order's hold on it ends
+    (`save_reservations`)."""
+    if len(order_ref) > ORDER_REF_WIDTH:
+        return
+    combined: dict[tuple[str, str, int | None], list[Decimal]] = {}
     for e in entries:
-        if e.converted <= ZERO and e.consumed <= ZERO:
+        if e.allocated or e.left:
+            total = combined.setdefault((e.item, e.location, e.sequence), [ZERO, ZERO])
+            total[0] += e.allocated
+            total[1] += e.left
+    if not combined:
+        return
+    held = read_reservations(conn, tenant_id, order_ref, lock=True)
+    live = {r.item for r in held if r.state is ReservationState.RESERVED}
+    t = reservation_shipments
+    moves: dict[str, tuple[Decimal, Decimal]] = {}
+    for (item, location, sequence), (allocated, left) in combined.items():
+        if item not in live:
             continue
-        if e.sequence is not None:
-            row = {"tenant_id": tenant_id, "order_ref": order_ref, "item_code": e.item, "source": source or "",
-                   "location": e.location, "sequence": e.sequence, "applied_at": now}  # fmt: skip
+        if sequence is not None:
+            row = {"tenant_id": tenant_id, "order_ref": order_ref, "item_code": item, "source": source or "",
+                   "location": location, "sequence": sequence, "applied_at": now}  # fmt: skip
             stmt = insert_into(conn, t).values(**row).on_conflict_do_nothing()
             if conn.execute(stmt.returning(t.c.sequence)).first() is None:
-                continue  # this entry settled its part of the hold already
-        if e.converted > ZERO:
-            converted.append((e.item, e.converted))
-        if e.consumed > ZERO:
-            consumed.append((e.item, e.consumed))
-    for lines, state in ((converted, ReservationState.CONVERTED), (consumed, ReservationState.CONSUMED)):
-        if lines:  # a hold that ends drops its records
-            held = read_reservations(conn, tenant_id, order_ref)
-            save_reservations(conn, tenant_id, settle(held, lines, state), now)
+                continue  # this entry moved the hold already
+        before = moves.get(item, (ZERO, ZERO))
+        moves[item] = (before[0] + allocated, before[1] + left)
+    save_reservations(conn, tenant_id, follow_source(held, moves), now)
 
 
 def _reserved_by_others(
     conn: Connection, tenant_id: str, order_ref: str, items: Collection[str]
 ) -> dict[str, Decimal]:
-    t = inventory_reservations
-    rows = conn.execute(
-        select(t.c.item_code, t.c.quantity).where(
-            t.c.tenant_id == tenant_id,
-            t.c.item_code.in_(sorted(items)),
-            t.c.state == ReservationState.RESERVED.value,
-            t.c.order_ref != order_ref,
-        )
-    )
-    totals: dict[str, Decimal] = {}
-    for item, qty in rows:
-        totals[item] = totals.get(item, ZERO) + Decimal(qty)
-    return totals
+    return _held_totals(conn, tenant_id, items, inventory_reservations.c.order_ref != order_ref)
 
 
 def reserved_totals(conn: Connection, tenant_id: str, items: Collection[str]) -> dict[str, Decimal]:
-    """Open reserved units per item (items without any: absent)."""
+    """Units the orders hold themselves per item (items without any: absent)."""
+    return _held_totals(conn, tenant_id, items)
+
+
+def _held_totals(conn: Connection, tenant_id: str, items: Collection[str], *where: Any) -> dict[str, Decimal]:
     t = inventory_reservations
     rows = conn.execute(
-        select(t.c.item_code, t.c.quantity).where(
+        select(t.c.item_code, t.c.quantity, t.c.converted).where(
             t.c.tenant_id == tenant_id,
             t.c.item_code.in_(sorted(items)),
             t.c.state == ReservationState.RESERVED.value,
+            *where,
         )
     )
     totals: dict[str, Decimal] = {}
-    for item, qty in rows:
-        totals[item] = totals.get(item, ZERO) + Decimal(qty)
+    for item, qty, converted in rows:
+        held = Decimal(qty) - Decimal(converted)
+        if held > ZERO:
+            totals[item] = totals.get(item, ZERO) + held
     return totals
 
 
@@ -656,11 +666,11 @@ def _holders(conn: Connection, tenant_id: str, item: str, limit: int = 50) -> li
     """The orders holding the item (at most `limit`, largest first)."""
     t = inventory_reservations
     rows = conn.execute(
-        select(t.c.order_ref, t.c.quantity).where(
+        select(t.c.order_ref, t.c.quantity, t.c.converted).where(
             t.c.tenant_id == tenant_id, t.c.item_code == item, t.c.state == ReservationState.RESERVED.value
         )
     )
-    held = sorted(((Decimal(q), ref) for ref, q in rows), reverse=True)[:limit]
+    held = sorted(((Decimal(q) - Decimal(c), ref) for ref, q, c in rows if Decimal(q) > Decimal(c)), reverse=True)[:limit]
     return [{"order_ref": ref, "quantity": str(q)} for q, ref in held]
 
 

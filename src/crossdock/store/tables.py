@@ -516,7 +516,8 @@ reservation_shipments = Table(
     PrimaryKeyConstraint("tenant_id", "order_ref", "item_code", "source", "location", "sequence"),
 )
 
-# Units an order holds before the ERP allocates them; `quantity` is what is still open.
+# An order's claim on an item: `quantity` is what it still wants, `converted` what of it a stock
+# source counts as allocated to it; the order holds the rest itself (domain.availability).
 inventory_reservations = Table(
     "inventory_reservations",
     metadata,
@@ -524,7 +525,8 @@ inventory_reservations = Table(
     Column("order_ref", String(200), nullable=False),
     Column("item_code", String(200), nullable=False),
     Column("quantity", String(40), nullable=False),
-    Column("state", String(16), nullable=False),  # reserved | converted | released | consumed
+    Column("converted", String(40), nullable=False, server_default="0"),
+    Column("state", String(16), nullable=False),  # reserved | released | consumed (converted: before 0013)
     Column("updated_at", Float, nullable=False),
     PrimaryKeyConstraint("tenant_id", "order_ref", "item_code"),
     Index("ix_inventory_reservations_item", "tenant_id", "item_code", "state"),

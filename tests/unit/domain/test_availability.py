@@ -17,6 +17,7 @@ from crossdock.domain.availability import (
     ReservationState,
     StepName,
     compute,
+    follow_source,
     open_units,
     reserve,
     settle,
@@ -325,8 +326,13 @@ R, C, X, S = (
 
 
 def held(*specs: str) -> list[Reservation]:
-    """ "A:3:reserved" → item A, 3 open units, reserved."""
-    return [Reservation("o-1", i, D(q), ReservationState(s)) for i, q, s in (x.split(":") for x in specs)]
+    """ "A:3:reserved" → item A, 3 units wanted, reserved; "A:3:reserved:2" → 2 of them converted
+    (the stock source allocates them to the order)."""
+    rows = []
+    for spec in specs:
+        i, q, s, *c = spec.split(":")
+        rows.append(Reservation("o-1", i, D(q), ReservationState(s), D(c[0]) if c else D(0)))
+    return rows
 
 
 def lines(*specs: str) -> list[tuple[str, D]]:
@@ -358,11 +364,15 @@ def test_reserve_holds_exactly_the_order_lines(before, wanted, changed):
 SETTLE = [
     (
         "convert the whole order",
-        held("A:3:reserved", "B:2:reserved"),
+        held("A:3:reserved", "B:2:reserved:1"),
         None,
         C,
-        held("A:0:converted", "B:0:converted"),
+        held("A:3:reserved:3", "B:2:reserved:2"),
     ),
+    ("convert part of a line", held("A:3:reserved"), lines("A:1"), C, held("A:3:reserved:1")),
+    # the source may have allocated the released units: the order holds as much as before
+    # until the source says whether it takes them back
+    ("released units leave the converted ones first", held("A:5:reserved:3"), lines("A:2"), X, held("A:3:reserved:1")),
     ("consume part of a line", held("A:3:reserved"), lines("A:1"), S, held("A:2:reserved")),
     ("consume more than is open", held("A:3:reserved"), lines("A:5"), S, held("A:0:consumed")),
     ("release one line of two", held("A:3:reserved", "B:2:reserved"), lines("B:2"), X, held("B:0:released")),
@@ -379,8 +389,26 @@ def test_settle_takes_units_out_of_the_open_reservation(before, taken, state, ch
     assert settle(before, taken, state) == changed
 
 
-def test_only_reserved_units_weigh_on_availability():
-    assert open_units(held("A:3:reserved", "B:2:converted", "C:4:reserved", "D:0:released")) == 7
+def test_only_units_the_orders_hold_themselves_weigh_on_availability():
+    rows = held("A:3:reserved", "B:2:converted", "C:4:reserved:1", "D:0:released:2", "E:2:reserved:5")
+    assert open_units(rows) == 6  # 3 of A, 3 of C; E's source allocates more than it wants
+
+
+FOLLOW = [
+    # id, rows, per item (allocated change, units that left on hand), changed rows
+    ("an allocation converts", held("A:5:reserved"), {"A": (D(5), D(0))}, held("A:5:reserved:5")),
+    ("a shipment of allocated units", held("A:5:reserved:5"), {"A": (D(-5), D(5))}, held("A:0:consumed:0")),
+    ("a shipment beyond the allocation", held("A:5:reserved:2"), {"A": (D(-2), D(5))}, held("A:0:consumed:0")),
+    ("part of it shipped from the allocation", held("A:5:reserved:2"), {"A": (D(-2), D(2))}, held("A:3:reserved:0")),
+    ("a deallocation gives the units back", held("A:5:reserved:5"), {"A": (D(-2), D(0))}, held("A:5:reserved:3")),
+    ("released units stay released", held("A:0:released:5"), {"A": (D(-5), D(0))}, []),
+    ("other items are left alone", held("A:5:reserved"), {"B": (D(5), D(0))}, []),
+]
+
+
+@pytest.mark.parametrize(("before", "moves", "changed"), [c[1:] for c in FOLLOW], ids=[c[0] for c in FOLLOW])
+def test_an_orders_hold_follows_its_stock_source(before, moves, changed):
+    assert follow_source(before, moves) == changed
 
 
 def test_an_adjustment_adds_to_a_position_and_keeps_inbound_unless_reported():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from crossdock.domain.availability import ReservationState, reserve, settle
 from crossdock.engine.handlers import HandlerContext
@@ -90,21 +90,26 @@ async def settle_for_order(
 
 
 async def reservation(msg: Message, ctx: HandlerContext) -> None:
-    """inventory.reserve | release | convert | consume."""
+    """inventory.reserve | release | convert | consume: read, changed and written in the
+    outcome's transaction with the order's rows locked, so a stock lane moving the same hold
+    at the same moment (store.settle_from_stock) is not overwritten."""
     payload = ctx.payload
     ref = payload.get("order_ref") if isinstance(payload, dict) else None
     if not ref:
         raise malformed(ctx, "the payload names no order_ref")
     lines = _lines(ctx, payload.get("lines"))
     tenant = msg.tenant_id
-    held = await ctx.read(lambda c: store.read_reservations(c, tenant, ref))
-    if msg.kind == kinds.RESERVE:
-        rows = reserve(held, ref, lines or [])
-    else:
-        rows = settle(held, lines, _SETTLED[msg.kind])
-    if rows:
-        ctx.stage(lambda c: store.save_reservations(c, tenant, rows, ctx.now))
-        changed(ctx, [r.item for r in rows])
+    held_items = [r.item for r in await ctx.read(lambda c: store.read_reservations(c, tenant, ref))]
+    items = held_items if lines is None else [*held_items, *(item for item, _ in lines)]
+
+    def apply(c: Any) -> None:
+        held = store.read_reservations(c, tenant, ref, lock=True)
+        rows = reserve(held, ref, lines or []) if msg.kind == kinds.RESERVE else settle(held, lines, _SETTLED[msg.kind])
+        store.save_reservations(c, tenant, rows, ctx.now)
+
+    ctx.stage(apply)
+    if items:
+        changed(ctx, items)
 
 
 def _lines(ctx: HandlerContext, raw) -> list[tuple[str, Decimal]] | None:

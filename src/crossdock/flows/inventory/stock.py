@@ -60,9 +60,9 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
         if isinstance(order_ref, str) and order_ref:
             # The source's allocation (or the units leaving) and the order's hold on them
             # change in the same transaction, so the units are never counted free in between
-            # (nor twice): an entry a snapshot counted already still settles the hold once; a
-            # duplicate, or an entry that settled it before (store.settle_from_stock keeps
-            # them), settles nothing.
+            # (nor twice): an entry a snapshot counted already still moves the hold once; a
+            # duplicate, or an entry that moved it before (store.settle_from_stock keeps
+            # them), moves nothing.
             taken = {(n.item, n.location, n.sequence) for n in notes if n.verdict is Verdict.DUPLICATE}
             entries = [hold_entry(a, seq) for a, seq in adjustments if (a.item, a.location, seq) not in taken]
             store.settle_from_stock(c, msg.tenant_id, order_ref, entries, source, ctx.now)
@@ -72,12 +72,9 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
 
 
 def hold_entry(a: Adjustment, sequence: int | None) -> store.HoldEntry:
-    """What an adjustment naming an order does to its hold: units the source allocates to
-    it convert (its `allocated` counts them from now on); units that leave on hand beyond
-    the allocation they take with them were still the order's reservation (consumed)."""
-    converted = max(a.allocated, ZERO)
-    consumed = max(-a.on_hand - max(-a.allocated, ZERO), ZERO)
-    return store.HoldEntry(a.item, a.location, sequence, converted, consumed)
+    """What an adjustment naming an order says about its units: the signed change of what the
+    source allocates to it, and its units that left on hand."""
+    return store.HoldEntry(a.item, a.location, sequence, a.allocated, max(-a.on_hand, ZERO))
 
 
 def _by_sequence(entries: list[tuple[T, int | None]]) -> list[tuple[int | None, list[T]]]:
