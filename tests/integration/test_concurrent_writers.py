@@ -144,3 +144,38 @@ def test_two_warehouses_allocating_one_order_at_once_convert_all_of_its_hold(pg)
         reserved = stock.reserved_totals(c, T, ["A"]).get("A", Decimal(0))
     assert (hold.quantity, hold.converted, hold.held) == (10, 10, 0)
     assert sum(p.on_hand - p.allocated for p in positions) - reserved == 30  # 40 on hand, 10 allocated
+
+
+def test_an_order_edited_while_a_stock_entry_names_it_does_not_deadlock(pg):
+    """reserve_order took the order's rows, then the positions; a stock report naming the order
+    takes its positions, then the order's rows (found in review: DeadlockDetected)."""
+    with pg.begin() as c:
+        stock.apply_snapshot(c, T, [Position("A", "MAIN", Decimal(20))], "wms", 1.0)
+        stock.reserve_order(c, T, "shopify:1", [("A", Decimal(5))], 1.0, within_stock=True)
+
+    def allocation(c):
+        stock.apply_adjustments(c, T, [Adjustment("A", "MAIN", allocated=Decimal(5))], "wms", 2.0, sequence=7)
+        time.sleep(0.5)  # the edit starts meanwhile
+        stock.settle_from_stock(c, T, "shopify:1", [stock.HoldEntry("A", "MAIN", 7, Decimal(5))], "wms", 2.0)
+
+    def edit(c):
+        stock.reserve_order(c, T, "shopify:1", [("A", Decimal(6))], 2.0, within_stock=True)
+
+    errors: list[Exception] = []
+
+    def run(step) -> None:
+        try:
+            with pg.begin() as c:
+                step(c)
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+
+    first = threading.Thread(target=run, args=(allocation,))
+    first.start()
+    time.sleep(0.2)
+    run(edit)
+    first.join(10)
+    assert errors == []
+    with pg.connect() as c:
+        (hold,) = stock.read_reservations(c, T, "shopify:1")
+    assert (hold.quantity, hold.converted, hold.held) == (6, 5, 1)

@@ -242,14 +242,14 @@ class Reservation:
     item: str
     quantity: Decimal
     state: ReservationState = ReservationState.RESERVED
-    converted: Decimal = ZERO
+    converted: Decimal = ZERO  # the source's signed sum: below 0 while its entries arrive out of order
 
     @property
     def held(self) -> Decimal:
         """The units this row takes off the free stock (what `compute` calls `reserved`)."""
         if self.state is not ReservationState.RESERVED:
             return ZERO
-        return max(ZERO, self.quantity - self.converted)
+        return max(ZERO, self.quantity - max(ZERO, self.converted))
 
 
 _RESETTABLE = (ReservationState.RESERVED, ReservationState.RELEASED)  # converted/consumed rows are settled
@@ -284,8 +284,7 @@ def settle(
     held: Iterable[Reservation], lines: Iterable[tuple[str, Decimal]] | None, state: ReservationState
 ) -> list[Reservation]:
     """The order no longer wants `lines` (None: everything open): released (cancelled) or
-    consumed (shipped) units leave `quantity` (and `converted` first); a row reaching 0 takes
-    `state`. With `state`
+    consumed (shipped) units leave `quantity`; a row reaching 0 takes `state`. With `state`
     CONVERTED, the units become the ERP's allocation instead (`converted`; the order still
     wants them). Returns only the rows that change."""
     open_rows = {r.item: r for r in held if r.state is ReservationState.RESERVED}
@@ -298,17 +297,14 @@ def settle(
         if r is None or qty <= ZERO:
             continue
         if state is ReservationState.CONVERTED:
-            converted = min(r.quantity, r.converted + qty)
+            converted = max(r.converted, min(r.quantity, max(ZERO, r.converted) + qty))
             if converted != r.converted:
                 changed.append(replace(r, converted=converted))
             continue
-        # Units the order no longer wants leave its converted ones first: whether the source
-        # had allocated them is not known here, and counting them still allocated until the
-        # source says otherwise never shows a unit free that is not.
+        # `converted` is the source's to move: whether it had allocated these units, and takes
+        # them back, only its own entries say.
         left = max(ZERO, r.quantity - qty)
-        converted = max(ZERO, r.converted - qty)
-        state = state if left == ZERO else ReservationState.RESERVED
-        changed.append(replace(r, quantity=left, converted=converted, state=state))
+        changed.append(replace(r, quantity=left, state=state if left == ZERO else ReservationState.RESERVED))
     return changed
 
 
@@ -317,21 +313,24 @@ def follow_source(
 ) -> list[Reservation]:
     """The order's rows after its stock source's entries naming it: per item, (`allocated`, the
     signed change of what the source allocates to the order; `left`, the order's units that left
-    on hand). An allocation converts units, a deallocation gives
-    them back to the order's own hold if it still wants them, a shipment takes its units out
-    of what the order wants and its allocation with them. Returns only the rows that change."""
+    on hand). `converted` is the running sum of the source's changes, unclamped, so entries
+    delivered in any order end the same (a shipment before the allocation it ships from goes
+    below 0 for a while); an allocation converts units, a deallocation gives them back to the
+    order's own hold while it still wants them, a shipment takes its units out of what the
+    order wants. Rows the order no longer holds keep the sum too (an item listed again).
+    Returns only the rows that change."""
     changed = []
     for r in held:
         move = moves.get(r.item)
-        if move is None or r.state is not ReservationState.RESERVED:
+        if move is None:
             continue
         allocated, left = move
-        quantity = max(ZERO, r.quantity - left)
-        # not capped by `quantity`: what the source allocates beyond it, it also takes back
-        converted = max(ZERO, r.converted + allocated)
+        open_ = r.state is ReservationState.RESERVED
+        quantity = max(ZERO, r.quantity - left) if open_ else r.quantity
+        converted = r.converted + allocated
         if (quantity, converted) == (r.quantity, r.converted):
             continue
-        state = ReservationState.CONSUMED if quantity == ZERO else ReservationState.RESERVED
+        state = ReservationState.CONSUMED if open_ and quantity == ZERO else r.state
         changed.append(replace(r, quantity=quantity, converted=converted, state=state))
     return changed
 

@@ -373,18 +373,23 @@ def reserve_order(
     locked first (PostgreSQL), so two orders reserving the last unit run one after the
     other and the second sees the first's reservation; SQLite has one writer anyway.
     An order that does not fit raises `business.insufficient_stock` and holds nothing new."""
-    rows = reserve(read_reservations(conn, tenant_id, order_ref, lock=True), order_ref, lines)
-    growing = {r.item: r.held for r in rows if r.held > ZERO}
-    if within_stock and growing:
+    lines = list(lines)
+    positions: list[Position] = []
+    if within_stock and lines:
+        # Positions before the order's rows, the order a stock report naming the order takes
+        # them in too (its positions, then `settle_from_stock`): no deadlock between the two.
         t = inventory_positions
         q = (
             select(t)
-            .where(t.c.tenant_id == tenant_id, t.c.item_code.in_(sorted(growing)))
+            .where(t.c.tenant_id == tenant_id, t.c.item_code.in_(sorted({item for item, _ in lines})))
             .order_by(t.c.item_code, t.c.location)
         )
         if conn.dialect.name == "postgresql":
             q = q.with_for_update()
         positions = [_position(r) for r in conn.execute(q)]
+    rows = reserve(read_reservations(conn, tenant_id, order_ref, lock=True), order_ref, lines)
+    growing = {r.item: r.held for r in rows if r.held > ZERO}
+    if within_stock and growing:
         others = _reserved_by_others(conn, tenant_id, order_ref, growing)
         short = shortfalls(growing, positions, others)
         if short:
@@ -407,14 +412,14 @@ def reserve_order(
 class HoldEntry:
     """What one stock ledger entry naming an order says about the order's units of an item at
     `location` (`sequence` None: a report its source does not number): `allocated`, the signed
-    change of what the source allocates to the order; `left`, the order's units that left on
-    hand (a shipment)."""
+    change of what the source allocates to the order; `on_hand`, the signed change of on hand
+    (a shipment takes the order's units off)."""
 
     item: str
     location: str
     sequence: int | None
     allocated: Decimal = ZERO
-    left: Decimal = ZERO
+    on_hand: Decimal = ZERO  # signed: below 0, the order's units left on hand
 
 
 ORDER_REF_WIDTH = inventory_reservations.c.order_ref.type.length  # longer: no order of the hub
@@ -427,26 +432,27 @@ def settle_from_stock(
     sequenced entry at most once: it is recorded (`reservation_shipments`) as it moves the
     hold, and an entry recorded already (delivered again, under another webhook id or after a
     snapshot counted it) moves nothing. Lines of one entry for one position count together.
-    Entries about items the order does not hold are ignored (and not recorded). The order's
+    Entries about items the order never held are ignored (and not recorded). The order's
     rows are locked first, and the records of an item go once the order's hold on it ends
     (`save_reservations`)."""
     if len(order_ref) > ORDER_REF_WIDTH:
         return
     combined: dict[tuple[str, str, int | None], list[Decimal]] = {}
     for e in entries:
-        if e.allocated or e.left:
-            total = combined.setdefault((e.item, e.location, e.sequence), [ZERO, ZERO])
-            total[0] += e.allocated
-            total[1] += e.left
+        total = combined.setdefault((e.item, e.location, e.sequence), [ZERO, ZERO])
+        total[0] += e.allocated
+        total[1] += e.on_hand
+    combined = {k: v for k, v in combined.items() if v[0] or v[1] < ZERO}
     if not combined:
         return
     held = read_reservations(conn, tenant_id, order_ref, lock=True)
-    live = {r.item for r in held if r.state is ReservationState.RESERVED}
+    known = {r.item for r in held}
     t = reservation_shipments
     moves: dict[str, tuple[Decimal, Decimal]] = {}
-    for (item, location, sequence), (allocated, left) in combined.items():
-        if item not in live:
+    for (item, location, sequence), (allocated, on_hand) in combined.items():
+        if item not in known:
             continue
+        left = max(-on_hand, ZERO)
         if sequence is not None:
             row = {"tenant_id": tenant_id, "order_ref": order_ref, "item_code": item, "source": source or "",
                    "location": location, "sequence": sequence, "applied_at": now}  # fmt: skip

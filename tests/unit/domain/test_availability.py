@@ -370,9 +370,8 @@ SETTLE = [
         held("A:3:reserved:3", "B:2:reserved:2"),
     ),
     ("convert part of a line", held("A:3:reserved"), lines("A:1"), C, held("A:3:reserved:1")),
-    # the source may have allocated the released units: the order holds as much as before
-    # until the source says whether it takes them back
-    ("released units leave the converted ones first", held("A:5:reserved:3"), lines("A:2"), X, held("A:3:reserved:1")),
+    # whether the source had allocated the released units, only its own entries say
+    ("release leaves what the source converted", held("A:5:reserved:3"), lines("A:2"), X, held("A:3:reserved:3")),
     ("consume part of a line", held("A:3:reserved"), lines("A:1"), S, held("A:2:reserved")),
     ("consume more than is open", held("A:3:reserved"), lines("A:5"), S, held("A:0:consumed")),
     ("release one line of two", held("A:3:reserved", "B:2:reserved"), lines("B:2"), X, held("B:0:released")),
@@ -390,8 +389,8 @@ def test_settle_takes_units_out_of_the_open_reservation(before, taken, state, ch
 
 
 def test_only_units_the_orders_hold_themselves_weigh_on_availability():
-    rows = held("A:3:reserved", "B:2:converted", "C:4:reserved:1", "D:0:released:2", "E:2:reserved:5")
-    assert open_units(rows) == 6  # 3 of A, 3 of C; E's source allocates more than it wants
+    rows = held("A:3:reserved", "B:2:converted", "C:4:reserved:1", "D:0:released:2", "E:2:reserved:5", "F:1:reserved:-4")
+    assert open_units(rows) == 7  # 3 of A, 3 of C, 1 of F; E's source allocates more than it wants
 
 
 FOLLOW = [
@@ -401,7 +400,8 @@ FOLLOW = [
     ("a shipment beyond the allocation", held("A:5:reserved:2"), {"A": (D(-2), D(5))}, held("A:0:consumed:0")),
     ("part of it shipped from the allocation", held("A:5:reserved:2"), {"A": (D(-2), D(2))}, held("A:3:reserved:0")),
     ("a deallocation gives the units back", held("A:5:reserved:5"), {"A": (D(-2), D(0))}, held("A:5:reserved:3")),
-    ("released units stay released", held("A:0:released:5"), {"A": (D(-5), D(0))}, []),
+    ("a released row keeps the sum", held("A:0:released:5"), {"A": (D(-5), D(0))}, held("A:0:released:0")),
+    ("a shipment before its allocation", held("A:5:reserved"), {"A": (D(-4), D(4))}, held("A:1:reserved:-4")),
     ("other items are left alone", held("A:5:reserved"), {"B": (D(5), D(0))}, []),
 ]
 

@@ -20,7 +20,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from crossdock.domain.availability import Adjustment, Inbound, Position
-from crossdock.domain.availability_rules import ZERO
 from crossdock.domain.stock_ledger import Note, Verdict
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
@@ -72,9 +71,9 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
 
 
 def hold_entry(a: Adjustment, sequence: int | None) -> store.HoldEntry:
-    """What an adjustment naming an order says about its units: the signed change of what the
-    source allocates to it, and its units that left on hand."""
-    return store.HoldEntry(a.item, a.location, sequence, a.allocated, max(-a.on_hand, ZERO))
+    """What an adjustment naming an order says about its units: the signed changes of what the
+    source allocates to it and of on hand."""
+    return store.HoldEntry(a.item, a.location, sequence, a.allocated, a.on_hand)
 
 
 def _by_sequence(entries: list[tuple[T, int | None]]) -> list[tuple[int | None, list[T]]]:

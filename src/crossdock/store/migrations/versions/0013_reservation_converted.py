@@ -7,8 +7,10 @@ Create Date: 2026-11-26 16:40:00.000000
 Written by hand to mirror `store.tables.inventory_reservations`. A reservation converted only
 as a whole, and only its still-reserved units were known: a shipment of allocated units took
 reserved ones too, a deallocation could not give units back to an order that still wanted
-them, and a short pick of allocated units freed another warehouse's reservation. Rows of the
-`converted` state (held nothing) keep holding nothing.
+them, and a short pick of allocated units freed another warehouse's reservation. No released
+version wrote converted rows (the whole-row conversion before this revision never shipped), so
+every existing row holds what it wants (`converted` 0); a row in the `converted` state would
+keep holding nothing.
 """
 
 from __future__ import annotations
