@@ -450,3 +450,19 @@ def test_an_item_listed_again_after_its_deallocation_is_held_again(hub):
     deliver(hub, "m2", allocated(8, -5, reason="deallocation", **ORDER))
     hold(hub, 5)  # and back
     assert held(hub) == [(5, "reserved")] and free(hub) == 15
+
+
+def test_where_holds_end_at_the_shipment_event_a_stock_report_does_not_end_them_again(hub):
+    """`reservations_end: shipment`: the order flow takes shipped units off at the warehouse's
+    shipment event; a source that also names the order took them off a second time."""
+    from crossdock.configuration.availability import AvailabilitySection
+    from crossdock.store.tables import tenant_rules
+
+    with hub.engine.begin() as c:
+        c.execute(tenant_rules.insert().values(tenant_id="acme", name=store.RULES_NAME, updated_at=0.0,
+                  updated_by="test", value=AvailabilitySection(reservations_end="shipment").model_dump_json()))  # fmt: skip
+    hold(hub, 5)
+    deliver(hub, "m0", snap(6, 20))
+    deliver(hub, "m1", allocated(7, 3, reason="allocation", **ORDER))
+    deliver(hub, "m2", allocated(8, -3, on_hand=-3, reason="shipment", **ORDER))
+    assert on_hand(hub) == 17 and held(hub) == [(5, "reserved")]  # the shipment event takes the 3 off

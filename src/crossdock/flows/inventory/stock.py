@@ -20,10 +20,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from crossdock.domain.availability import Adjustment, Inbound, Position
+from crossdock.domain.availability_rules import ZERO
 from crossdock.domain.stock_ledger import Note, Verdict
 from crossdock.engine.handlers import HandlerContext
 from crossdock.errors import Owner, PermanentError
 from crossdock.flows.inventory import kinds
+from crossdock.flows.tenant_config import tenant_config
 from crossdock.records import Message
 from crossdock.store import inventory as store
 from crossdock.store.counters import bump_counter
@@ -50,6 +52,12 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
     adjustments = _parse(ctx, "adjustments", _adjustment)
     source = _source(msg, ctx)
     order_ref = stock_body(ctx).get("order_reference")
+    # A tenant whose holds end at the warehouse's shipment event (`reservations_end: shipment`)
+    # has the order flow take shipped units off: a source naming the order would do it twice.
+    counts_shipments = True
+    if isinstance(order_ref, str) and order_ref:
+        section = (await tenant_config(ctx)).rules.availability
+        counts_shipments = section is None or section.reservations_end == "stock_report"
 
     def apply(c: Any) -> None:
         notes = []
@@ -63,17 +71,18 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
             # duplicate, or an entry that moved it before (store.settle_from_stock keeps
             # them), moves nothing.
             taken = {(n.item, n.location, n.sequence) for n in notes if n.verdict is Verdict.DUPLICATE}
-            entries = [hold_entry(a, seq) for a, seq in adjustments if (a.item, a.location, seq) not in taken]
+            entries = [hold_entry(a, seq, counts_shipments) for a, seq in adjustments
+                       if (a.item, a.location, seq) not in taken]  # fmt: skip
             store.settle_from_stock(c, msg.tenant_id, order_ref, entries, source, ctx.now)
 
     ctx.stage(apply)
     changed(ctx, [a.item for a, _ in adjustments])
 
 
-def hold_entry(a: Adjustment, sequence: int | None) -> store.HoldEntry:
+def hold_entry(a: Adjustment, sequence: int | None, counts_shipments: bool = True) -> store.HoldEntry:
     """What an adjustment naming an order says about its units: the signed changes of what the
-    source allocates to it and of on hand."""
-    return store.HoldEntry(a.item, a.location, sequence, a.allocated, a.on_hand)
+    source allocates to it and (`counts_shipments`) of on hand."""
+    return store.HoldEntry(a.item, a.location, sequence, a.allocated, a.on_hand if counts_shipments else ZERO)
 
 
 def _by_sequence(entries: list[tuple[T, int | None]]) -> list[tuple[int | None, list[T]]]:
