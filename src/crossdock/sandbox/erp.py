@@ -42,6 +42,24 @@ def _open_to(line: dict[str, Any]) -> Decimal:
     return Decimal(line["quantity"]) - Decimal(line.get("cancelled", "0"))
 
 
+def _line_moves(
+    so: dict[str, Any], body: dict[str, Any], over: str, over_text: str, empty: str
+) -> list[tuple[dict[str, Any], Decimal]]:
+    """The request's lines as (sales order line, quantity), each within what is still open
+    (ordered, less invoiced and taken off); refused whole otherwise."""
+    by_item = {line["item"]: line for line in so["lines"]}
+    moves = []
+    for n, line in enumerate(body.get("lines") or []):
+        target = by_item.get(line.get("item"))
+        qty = _qty(line.get("quantity"), f"lines[{n}]")
+        if target is None or Decimal(target["invoiced"]) + qty > _open_to(target):
+            raise Refusal(422, over, f"lines[{n}]: {over_text} {line.get('item')!r}")
+        moves.append((target, qty))
+    if not moves:
+        raise Refusal(422, empty, "at least one line is required")
+    return moves
+
+
 def _close_if_done(so: dict[str, Any]) -> None:
     """Every unit invoiced or cancelled: `invoiced` (`cancelled` when none was invoiced)."""
     if all(Decimal(line["invoiced"]) >= _open_to(line) for line in so["lines"]):
@@ -327,16 +345,7 @@ class GenericErp:
             return web.json_response(so)
         if so["status"] != "open":
             raise Refusal(409, so["status"], f"sales order {so['id']} is {so['status']}")
-        by_item = {line["item"]: line for line in so["lines"]}
-        moves = []
-        for n, line in enumerate(body.get("lines") or []):
-            target = by_item.get(line.get("item"))
-            qty = _qty(line.get("quantity"), f"lines[{n}]")
-            if target is None or Decimal(target["invoiced"]) + qty > _open_to(target):
-                raise Refusal(422, "over_cancelled", f"lines[{n}]: more than is open of {line.get('item')!r}")
-            moves.append((target, qty))
-        if not moves:
-            raise Refusal(422, "invalid_cancellation", "at least one line is required")
+        moves = _line_moves(so, body, "over_cancelled", "more than is open of", "invalid_cancellation")
         for target, qty in moves:
             target["cancelled"] = str(Decimal(target.get("cancelled", "0")) + qty)
         done.append({"reference": reference, "lines": body["lines"], "at": self.ctx.iso()})
@@ -352,16 +361,7 @@ class GenericErp:
             raise Refusal(409, "cancelled", f"sales order {so['id']} is cancelled")
         if not body.get("shipment_reference"):
             raise Refusal(422, "invalid_invoice", "shipment_reference is required")
-        by_item = {line["item"]: line for line in so["lines"]}
-        moves = []
-        for n, line in enumerate(body.get("lines") or []):
-            target = by_item.get(line.get("item"))
-            qty = _qty(line.get("quantity"), f"lines[{n}]")
-            if target is None or Decimal(target["invoiced"]) + qty > _open_to(target):
-                raise Refusal(422, "over_invoiced", f"lines[{n}]: more than ordered of {line.get('item')!r}")
-            moves.append((target, qty))
-        if not moves:
-            raise Refusal(422, "invalid_invoice", "at least one line is required")
+        moves = _line_moves(so, body, "over_invoiced", "more than ordered of", "invalid_invoice")
         for target, qty in moves:
             target["invoiced"] = str(Decimal(target["invoiced"]) + qty)
             self.on_hand[target["item"]] -= qty
