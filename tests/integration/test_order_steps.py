@@ -56,20 +56,22 @@ def test_a_pack_shipped_in_full_by_the_each_is_shipped_exactly_and_the_order_clo
     assert sum(invoiced) == pack and len(invoiced) == len(shipments)  # one invoice line per order line
 
 
+async def _short_pick_8_of_12_and_ship(h: Harness, order_id: str) -> str:
+    """L1: 1 CASE-A = 12 EA of A; the warehouse picks 8 and ships them."""
+    ref = h.seed_validated(order_id)
+    await h.start(ref)
+    await h.run()
+    await h.short_picked(ref, [("L1", 12, 8)])
+    await h.shipped(ref, "S1", [("L1", 8)], final=True)
+    await h.run()
+    await h.close()
+    return ref
+
+
 def test_a_case_short_picked_by_the_each_and_cancelled_leaves_nothing_open(settings, monkeypatch):
     h = Harness(settings, monkeypatch, short_pick="cancel")
 
-    async def go():
-        ref = h.seed_validated("4001")  # L1: 1 CASE-A = 12 EA of A
-        await h.start(ref)
-        await h.run()
-        await h.short_picked(ref, [("L1", 12, 8)])
-        await h.shipped(ref, "S1", [("L1", 8)], final=True)
-        await h.run()
-        await h.close()
-        return ref
-
-    ref = run(go())
+    ref = run(_short_pick_8_of_12_and_ship(h, "4001"))
     line = _line(h, ref)
     assert line["shipped"] + line["cancelled"] == line["ordered"] == 1
     assert h.order(ref).order.stage == "closed"
@@ -80,17 +82,7 @@ def test_a_case_short_picked_by_the_each_and_cancelled_leaves_nothing_open(setti
 def test_an_erp_that_cannot_take_units_off_parks_that_alone_and_the_order_closes(settings, monkeypatch):
     h = Harness(settings, monkeypatch, short_pick="cancel", erp=ErpWithoutLineCancellation())
 
-    async def go():
-        ref = h.seed_validated("4002")
-        await h.start(ref)
-        await h.run()
-        await h.short_picked(ref, [("L1", 12, 8)])
-        await h.shipped(ref, "S1", [("L1", 8)], final=True)
-        await h.run()
-        await h.close()
-        return ref
-
-    ref = run(go())
+    ref = run(_short_pick_8_of_12_and_ship(h, "4002"))
     assert h.order(ref).order.stage == "closed"  # confirmed and invoiced all the same
     assert [e["category"] for e in h.open_exceptions()] == ["business.erp_lines_not_cancelled"]
     parked = [m for m in h.messages(f"{ref}/erp-lines") if m["status"] == "parked"]
