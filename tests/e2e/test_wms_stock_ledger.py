@@ -25,6 +25,7 @@ from crossdock.configuration import SecretBox, load_text
 from crossdock.sandbox.app import SANDBOX, Sandbox, create_sandbox_app
 from crossdock.sandbox.state import SandboxConfig, WmsConfig
 from crossdock.store import inventory as store
+from crossdock.store import reservations
 from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
 from crossdock.store.tables import counters
@@ -167,7 +168,7 @@ async def test_orders_released_to_the_warehouse_are_counted_once_as_their_units_
     wanted = {"shopify:1": {a: 5}, "shopify:2": {a: 4, b: 2}, "shopify:3": {c: 30}}  # 20 of c in stock
     with rig.hub.engine.begin() as conn:
         for order, lines in wanted.items():
-            store.reserve_order(conn, TENANT, order, [(i, Decimal(q)) for i, q in lines.items()], 1.0,
+            reservations.reserve_order(conn, TENANT, order, [(i, Decimal(q)) for i, q in lines.items()], 1.0,
                                 within_stock=False)  # fmt: skip
     await rig.faults({"out_of_order": {"probability": 0.4}, "duplicate": {"probability": 0.3}})
     auth = {"Authorization": f"Bearer {rig.sandbox.ctx.config.wms.api_key}"}
@@ -187,9 +188,9 @@ async def test_orders_released_to_the_warehouse_are_counted_once_as_their_units_
     assert rig.warehouse()[a] == 11 and rig.warehouse()[c] == 0  # 9 of a and all 20 of c shipped
     with rig.hub.engine.connect() as conn:
         holds = {o: [(r.item, int(r.quantity), int(r.converted), r.state.value)
-                     for r in store.read_reservations(conn, TENANT, o)]
+                     for r in reservations.read_reservations(conn, TENANT, o)]
                  for o in wanted}  # fmt: skip
-        reserved = store.reserved_totals(conn, TENANT, ITEMS)
+        reserved = reservations.reserved_totals(conn, TENANT, ITEMS)
     assert holds == {  # shipped, its allocation with it
         "shopify:1": [(a, 0, 0, "consumed")],
         "shopify:2": [(a, 0, 0, "consumed"), (b, 0, 0, "consumed")],

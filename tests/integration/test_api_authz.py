@@ -33,9 +33,9 @@ from crossdock.errors import PermanentError
 from crossdock.records import LineageRecord, NewMessage
 from crossdock.store import api_keys, migrate
 from crossdock.store import messages as store
+from crossdock.store.channel_availability import ChannelAvailabilityRecord, save_channel_availability
 from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
-from crossdock.store.inventory import ChannelAvailabilityRecord, save_channel_availability
 from crossdock.store.orders import OrderRecord, save_order
 from crossdock.store.tables import audit_log, exceptions
 from tests.conftest import PG_SKIP, PG_URL, _truncate_all

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, event, select, update
 from crossdock.domain.availability import Adjustment, Position
 from crossdock.store import inventory as stock
 from crossdock.store import publishing as pub
+from crossdock.store import reservations
 from crossdock.store.publishing import QueuedValue
 from crossdock.store.tables import (
     inventory_journal,
@@ -126,7 +127,7 @@ def allocate(location: str, units: int, sequence: int):
     def apply(c):
         stock.apply_adjustments(c, T, [Adjustment("A", location, allocated=Decimal(units))], "wms", 2.0,
                                 sequence=sequence)  # fmt: skip
-        stock.settle_from_stock(c, T, "shopify:1", [stock.HoldEntry("A", location, sequence, Decimal(units))], "wms", 2.0)
+        reservations.settle_from_stock(c, T, "shopify:1", [reservations.HoldEntry("A", location, sequence, Decimal(units))], "wms", 2.0)
 
     return apply
 
@@ -136,12 +137,12 @@ def test_two_warehouses_allocating_one_order_at_once_convert_all_of_its_hold(pg)
     second overwrote the first (found in review): 6 units counted twice."""
     with pg.begin() as c:
         stock.apply_snapshot(c, T, [Position("A", "MAIN", Decimal(20)), Position("A", "EAST", Decimal(20))], "wms", 1.0)
-        stock.reserve_order(c, T, "shopify:1", [("A", Decimal(10))], 1.0, within_stock=True)
+        reservations.reserve_order(c, T, "shopify:1", [("A", Decimal(10))], 1.0, within_stock=True)
     assert race(pg, allocate("MAIN", 6, 7), allocate("EAST", 4, 3)) == []
     with pg.connect() as c:
-        (hold,) = stock.read_reservations(c, T, "shopify:1")
+        (hold,) = reservations.read_reservations(c, T, "shopify:1")
         positions = stock.read_positions(c, T, ["A"])
-        reserved = stock.reserved_totals(c, T, ["A"]).get("A", Decimal(0))
+        reserved = reservations.reserved_totals(c, T, ["A"]).get("A", Decimal(0))
     assert (hold.quantity, hold.converted, hold.held) == (10, 10, 0)
     assert sum(p.on_hand - p.allocated for p in positions) - reserved == 30  # 40 on hand, 10 allocated
 
@@ -151,15 +152,15 @@ def test_an_order_edited_while_a_stock_entry_names_it_does_not_deadlock(pg):
     takes its positions, then the order's rows (found in review: DeadlockDetected)."""
     with pg.begin() as c:
         stock.apply_snapshot(c, T, [Position("A", "MAIN", Decimal(20))], "wms", 1.0)
-        stock.reserve_order(c, T, "shopify:1", [("A", Decimal(5))], 1.0, within_stock=True)
+        reservations.reserve_order(c, T, "shopify:1", [("A", Decimal(5))], 1.0, within_stock=True)
 
     def allocation(c):
         stock.apply_adjustments(c, T, [Adjustment("A", "MAIN", allocated=Decimal(5))], "wms", 2.0, sequence=7)
         time.sleep(0.5)  # the edit starts meanwhile
-        stock.settle_from_stock(c, T, "shopify:1", [stock.HoldEntry("A", "MAIN", 7, Decimal(5))], "wms", 2.0)
+        reservations.settle_from_stock(c, T, "shopify:1", [reservations.HoldEntry("A", "MAIN", 7, Decimal(5))], "wms", 2.0)
 
     def edit(c):
-        stock.reserve_order(c, T, "shopify:1", [("A", Decimal(6))], 2.0, within_stock=True)
+        reservations.reserve_order(c, T, "shopify:1", [("A", Decimal(6))], 2.0, within_stock=True)
 
     errors: list[Exception] = []
 
@@ -177,5 +178,5 @@ def test_an_order_edited_while_a_stock_entry_names_it_does_not_deadlock(pg):
     first.join(10)
     assert errors == []
     with pg.connect() as c:
-        (hold,) = stock.read_reservations(c, T, "shopify:1")
+        (hold,) = reservations.read_reservations(c, T, "shopify:1")
     assert (hold.quantity, hold.converted, hold.held) == (6, 5, 1)

@@ -14,6 +14,7 @@ from crossdock import bootstrap
 from crossdock.configuration import SecretBox, load_text
 from crossdock.flows.inventory import kinds, reservation_messages
 from crossdock.records import NewMessage, Status
+from crossdock.store import channel_availability, reservations
 from crossdock.store import inventory as store
 from crossdock.store import messages as message_store
 from crossdock.store.configuration import apply_config
@@ -116,9 +117,9 @@ def published(hub) -> list[tuple[str, str, str]]:
     return list(hub.outbox_log)
 
 
-def channel(hub, connection_id: str) -> store.ChannelAvailabilityRecord:
+def channel(hub, connection_id: str) -> channel_availability.ChannelAvailabilityRecord:
     with hub.engine.connect() as c:
-        rec = store.get_channel_availability(c, "acme", connection_id, "SKU-1")
+        rec = channel_availability.get_channel_availability(c, "acme", connection_id, "SKU-1")
     assert rec is not None
     return rec
 
@@ -175,12 +176,12 @@ def test_converted_and_consumed_reservations_stop_counting(hub):
     order(hub, "reserve", "o-1", [["SKU-1", 3], ["SKU-2", 1]])
     order(hub, "convert", "o-2", [["SKU-1", 1]])
     with hub.engine.connect() as c:
-        held = {r.item: (r.quantity, r.converted, r.held) for r in store.read_reservations(c, "acme", ORDER)}
-        assert store.reserved_totals(c, "acme", ["SKU-1", "SKU-2"]) == {"SKU-1": 2, "SKU-2": 1}
+        held = {r.item: (r.quantity, r.converted, r.held) for r in reservations.read_reservations(c, "acme", ORDER)}
+        assert reservations.reserved_totals(c, "acme", ["SKU-1", "SKU-2"]) == {"SKU-1": 2, "SKU-2": 1}
     assert held == {"SKU-1": (3, 1, 2), "SKU-2": (1, 0, 1)}  # wanted, converted, held by the order
     order(hub, "consume", "o-3")
     with hub.engine.connect() as c:
-        assert store.reserved_totals(c, "acme", ["SKU-1", "SKU-2"]) == {}
+        assert reservations.reserved_totals(c, "acme", ["SKU-1", "SKU-2"]) == {}
     assert channel(hub, "acme-amz").computed == 15
 
 

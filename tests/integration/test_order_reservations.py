@@ -19,6 +19,7 @@ from crossdock.flows.inventory import kinds
 from crossdock.records import NewMessage
 from crossdock.store import inventory as store
 from crossdock.store import messages as message_store
+from crossdock.store import reservations
 from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
 
@@ -42,12 +43,12 @@ def engine(settings):
 
 def reserve(engine, ref: str, qty: int, item: str = "SKU-1", within: bool = True) -> list[str]:
     with engine.begin() as c:
-        return store.reserve_order(c, T, ref, [(item, Decimal(qty))], 2.0, within_stock=within)
+        return reservations.reserve_order(c, T, ref, [(item, Decimal(qty))], 2.0, within_stock=within)
 
 
 def held(engine, ref: str) -> list[tuple[str, Decimal, ReservationState]]:
     with engine.connect() as c:
-        return [(r.item, r.quantity, r.state) for r in store.read_reservations(c, T, ref)]
+        return [(r.item, r.quantity, r.state) for r in reservations.read_reservations(c, T, ref)]
 
 
 def test_orders_hold_only_the_free_stock(engine):
@@ -69,8 +70,8 @@ def test_released_units_are_free_again(engine):
     with pytest.raises(PermanentError):
         reserve(engine, "o:2", 1)
     with engine.begin() as c:
-        store.save_reservations(
-            c, T, settle(store.read_reservations(c, T, "o:1"), None, ReservationState.RELEASED), 3.0
+        reservations.save_reservations(
+            c, T, settle(reservations.read_reservations(c, T, "o:1"), None, ReservationState.RELEASED), 3.0
         )
     assert reserve(engine, "o:2", 10) == ["SKU-1"]
 
@@ -87,7 +88,7 @@ def test_concurrent_orders_never_hold_more_than_the_stock(engine):
         accepted = sum(pool.map(attempt, range(40)))
     assert accepted == 10
     with engine.connect() as c:
-        assert store.reserved_totals(c, T, ["SKU-1"]) == {"SKU-1": Decimal(10)}
+        assert reservations.reserved_totals(c, T, ["SKU-1"]) == {"SKU-1": Decimal(10)}
 
 
 CONFIG = """

@@ -240,6 +240,7 @@ def test_the_erp_accepting_the_order_converts_its_hold_when_the_tenant_says_so(s
     the sales order is created; by default it waits for the stock source to name the order."""
     from crossdock.configuration.availability import AvailabilitySection
     from crossdock.store import inventory as istore
+    from crossdock.store import reservations
     from crossdock.store.tables import tenant_rules
 
     h = Harness(settings, monkeypatch)
@@ -251,7 +252,7 @@ def test_the_erp_accepting_the_order_converts_its_hold_when_the_tenant_says_so(s
     async def go():
         ref = h.seed_validated("4301")
         with h.hub.engine.begin() as c:
-            istore.reserve_order(c, "acme", ref, [("A", D(12))], 0.0, within_stock=False)
+            reservations.reserve_order(c, "acme", ref, [("A", D(12))], 0.0, within_stock=False)
         await h.start(ref)
         await h.run()
         await h.close()
@@ -260,7 +261,7 @@ def test_the_erp_accepting_the_order_converts_its_hold_when_the_tenant_says_so(s
     ref = run(go())
     assert h.erp.created == ["SO-1"]
     with h.hub.engine.connect() as c:
-        assert [(r.quantity, r.converted, r.state.value) for r in istore.read_reservations(c, "acme", ref)] == [after]
+        assert [(r.quantity, r.converted, r.state.value) for r in reservations.read_reservations(c, "acme", ref)] == [after]
 
 
 def test_a_shipment_the_erp_cancels_with_units_open_is_raised_once_and_a_new_one_still_ships(settings, monkeypatch):

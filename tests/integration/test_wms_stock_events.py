@@ -18,6 +18,7 @@ from crossdock.configuration import SecretBox, load_text
 from crossdock.records import NewMessage, Status
 from crossdock.store import inventory as store
 from crossdock.store import messages as message_store
+from crossdock.store import reservations
 from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
 from crossdock.store.tables import counters, exceptions, inventory_journal, inventory_positions, messages
@@ -145,14 +146,14 @@ def test_reports_without_a_sequence_keep_their_old_behaviour(hub):
 
 def test_a_shipment_the_snapshot_counted_still_ends_the_orders_hold_once(hub):
     with hub.engine.begin() as c:
-        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
+        reservations.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
     deliver(hub, "m1", snap(8, 16))  # counts the entries up to #8: the shipment #7 among them
     shipped = {"reason": "shipment", "order_reference": "shopify:1"}
     deliver(hub, "m2", moved(7, -2, **shipped))  # on hand: counted already; the hold ends
     deliver(hub, "m3", moved(9, -2, **shipped))
     deliver(hub, "m4", moved(9, -2, **shipped))  # sent again: the hold already ended for it
     with hub.engine.connect() as c:
-        held = store.read_reservations(c, "acme", "shopify:1")
+        held = reservations.read_reservations(c, "acme", "shopify:1")
     assert on_hand(hub) == 14
     assert [(r.quantity, r.state.value) for r in held] == [(2, "reserved")]  # 6 held, 2 + 2 shipped
 
@@ -161,13 +162,13 @@ def held(hub) -> list[tuple[Decimal, str]]:
     """The order's rows: the units it holds itself (wanted, less what its source allocates to
     it) and the row's state."""
     with hub.engine.connect() as c:
-        rows = store.read_reservations(c, "acme", "shopify:1")
+        rows = reservations.read_reservations(c, "acme", "shopify:1")
     return [(r.held if r.state.value == "reserved" else r.quantity, r.state.value) for r in rows]
 
 
 def test_a_shipment_counted_by_a_snapshot_and_delivered_again_ends_the_hold_once(hub):
     with hub.engine.begin() as c:
-        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
+        reservations.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
     deliver(hub, "m1", snap(8, 16))  # counts the shipment #7
     shipped = {"reason": "shipment", "order_reference": "shopify:1"}
     deliver(hub, "m2", moved(7, -2, **shipped))  # included: the hold 6 -> 4
@@ -177,7 +178,7 @@ def test_a_shipment_counted_by_a_snapshot_and_delivered_again_ends_the_hold_once
 
 def test_a_shipment_delivered_again_after_a_snapshot_pruned_its_journal_ends_the_hold_once(hub):
     with hub.engine.begin() as c:
-        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
+        reservations.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(6))], 1.0, within_stock=False)
     deliver(hub, "m0", snap(6, 18))
     shipped = {"reason": "shipment", "order_reference": "shopify:1"}
     deliver(hub, "m1", moved(7, -2, **shipped))  # applied: 16 on hand, the hold 4
@@ -190,7 +191,7 @@ def test_the_record_of_shipped_entries_goes_with_the_hold(hub):
     from crossdock.store.tables import reservation_shipments
 
     with hub.engine.begin() as c:
-        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(4))], 1.0, within_stock=False)
+        reservations.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(4))], 1.0, within_stock=False)
     shipped = {"reason": "shipment", "order_reference": "shopify:1"}
     deliver(hub, "m0", snap(6, 18))
     deliver(hub, "m1", moved(7, -2, **shipped))
@@ -207,13 +208,13 @@ def test_the_record_of_shipped_entries_goes_when_the_order_is_cancelled(hub):
     from crossdock.store.tables import reservation_shipments
 
     with hub.engine.begin() as c:
-        store.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(4))], 1.0, within_stock=False)
+        reservations.reserve_order(c, "acme", "shopify:1", [("CD-1001", Decimal(4))], 1.0, within_stock=False)
     deliver(hub, "m0", snap(6, 18))
     deliver(hub, "m1", moved(7, -2, reason="shipment", order_reference="shopify:1"))
     with hub.engine.begin() as c:
         assert len(c.execute(select(reservation_shipments)).all()) == 1
-        released = settle(store.read_reservations(c, "acme", "shopify:1"), None, ReservationState.RELEASED)
-        store.save_reservations(c, "acme", released, 2.0)
+        released = settle(reservations.read_reservations(c, "acme", "shopify:1"), None, ReservationState.RELEASED)
+        reservations.save_reservations(c, "acme", released, 2.0)
     assert held(hub) == [(0, "released")]
     with hub.engine.connect() as c:
         assert c.execute(select(reservation_shipments)).all() == []
@@ -274,7 +275,7 @@ def free(hub) -> Decimal:
     """What another order could still take: on hand − allocated − unavailable − reserved."""
     with hub.engine.connect() as c:
         positions = store.read_positions(c, "acme", ["CD-1001"])
-        reserved = store.reserved_totals(c, "acme", ["CD-1001"]).get("CD-1001", Decimal(0))
+        reserved = reservations.reserved_totals(c, "acme", ["CD-1001"]).get("CD-1001", Decimal(0))
     return sum(p.on_hand - p.allocated - p.unavailable for p in positions) - reserved
 
 
@@ -337,7 +338,7 @@ def test_an_allocation_for_an_order_the_hub_does_not_hold_only_moves_the_positio
 
 def hold(hub, units: int, order: str = "shopify:1") -> None:
     with hub.engine.begin() as c:
-        store.reserve_order(c, "acme", order, [("CD-1001", Decimal(units))], 1.0, within_stock=True)
+        reservations.reserve_order(c, "acme", order, [("CD-1001", Decimal(units))], 1.0, within_stock=True)
 
 
 def test_units_a_warehouse_takes_back_are_held_by_the_order_again_while_it_wants_them(hub):
@@ -446,7 +447,7 @@ def test_an_item_listed_again_after_its_deallocation_is_held_again(hub):
     deliver(hub, "m0", snap(6, 20))
     deliver(hub, "m1", allocated(7, 5, reason="allocation", **ORDER))
     with hub.engine.begin() as c:
-        store.reserve_order(c, "acme", "shopify:1", [], 1.0, within_stock=True)  # edited away
+        reservations.reserve_order(c, "acme", "shopify:1", [], 1.0, within_stock=True)  # edited away
     deliver(hub, "m2", allocated(8, -5, reason="deallocation", **ORDER))
     hold(hub, 5)  # and back
     assert held(hub) == [(5, "reserved")] and free(hub) == 15

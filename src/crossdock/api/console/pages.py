@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from crossdock.access import ALL_TENANTS
 from crossdock.api.console.web import NotFound, Viewing, hub_of, redirect, render
+from crossdock.store import channel_availability
 from crossdock.store import console_queries as views
 from crossdock.store import console_trail as trail
-from crossdock.store import inventory
 from crossdock.store.counters import tenant_counters
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -124,9 +124,9 @@ async def availability(
     if await hub.database.read(views.tenant_name, tenant_id) is None:
         raise NotFound()
     if not item:
-        rows = await hub.database.read(inventory.recent_availability, tenant_id, q.strip())
+        rows = await hub.database.read(channel_availability.recent_availability, tenant_id, q.strip())
         return render(request, "availability.html", tenant=tenant_id, rows=rows, q=q, item="", channels=[])
-    channels = await hub.database.read(inventory.availability_view, (tenant_id,), item, None)
+    channels = await hub.database.read(channel_availability.availability_view, (tenant_id,), item, None)
     for view in channels:
         view["waterfall"] = waterfall(view["explanation"])
     return render(request, "availability.html", tenant=tenant_id, rows=[], q=q, item=item, channels=channels)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from crossdock.api.v1.deps import Db, Reader, scope_for
 from crossdock.api.v1.errors import not_found
-from crossdock.store import inventory
+from crossdock.store import channel_availability
 
 router = APIRouter(tags=["availability"])
 
@@ -29,7 +29,7 @@ async def get_availability(
     publishing, the item's stock per location and the orders holding it. 404 when no
     visible channel has computed the item."""
     scope = scope_for(principal, tenant)
-    found = await db.read(inventory.availability_view, scope, item, channel)
+    found = await db.read(channel_availability.availability_view, scope, item, channel)
     if not found:
         raise not_found("availability", f"{item}@{channel}" if channel else item)
     return {"item": item, "channels": found}

@@ -5,7 +5,7 @@ written into the channel's outbox (`store.publishing.queue_values`) for the publ
 For the order flow: `reserve_for_order` (at validation, within the free stock) and
 `settle_for_order` (cancelled, shipped), built on `reservation_messages(order_ref, lines, action)`.
 Other producers hand values to publishing as `kinds.PUBLISH` payloads {connection_id, item,
-quantity, urgency} or {connection_id, updates: [...]}; the computed value and its explanation: `store.inventory.get_channel_availability`."""
+quantity, urgency} or {connection_id, updates: [...]}; the computed value and its explanation: `store.channel_availability.get_channel_availability`."""
 
 from __future__ import annotations
 

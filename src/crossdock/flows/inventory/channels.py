@@ -36,9 +36,9 @@ from crossdock.flows.inventory import kinds
 from crossdock.flows.inventory.evaluations import Evaluations
 from crossdock.flows.inventory.stock import changed, malformed
 from crossdock.records import Message
+from crossdock.store import channel_availability, publishing, reservations
 from crossdock.store import inventory as store
-from crossdock.store import publishing
-from crossdock.store.inventory import ChannelView
+from crossdock.store.channel_availability import ChannelView
 from crossdock.store.messages import SEQ
 
 NOT_SEEN: ChannelView = (None, None, None, None)
@@ -52,8 +52,8 @@ async def item_changed(msg: Message, ctx: HandlerContext) -> None:
         return (
             store.availability_rules(c, tenant),
             store.read_positions(c, tenant, items),
-            store.reserved_totals(c, tenant, items),
-            store.channel_views(c, tenant, items),
+            reservations.reserved_totals(c, tenant, items),
+            channel_availability.channel_views(c, tenant, items),
         )
 
     rules, positions, reserved, views = await ctx.read(load)
@@ -84,7 +84,7 @@ async def item_changed(msg: Message, ctx: HandlerContext) -> None:
             _follow_up(ctx, rule, item, state, shows, decision, position, outbox)
 
     def write(c) -> None:
-        store.save_channel_availabilities(c, rows)
+        channel_availability.save_channel_availabilities(c, rows)
         for connection_id, values in outbox.items():
             publishing.queue_rows(c, tenant, connection_id, values, now)
             publishing.request_flush(c, tenant, connection_id, now)

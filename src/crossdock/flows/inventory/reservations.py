@@ -20,7 +20,7 @@ from crossdock.flows.inventory import kinds
 from crossdock.flows.inventory.stock import changed, malformed, quantity
 from crossdock.flows.tenant_config import tenant_config
 from crossdock.records import Message
-from crossdock.store import inventory as store
+from crossdock.store import reservations as store
 
 Action = Literal["reserve", "release", "convert", "consume"]
 _KINDS: dict[str, str] = {

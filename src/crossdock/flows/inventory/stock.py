@@ -28,6 +28,7 @@ from crossdock.flows.inventory import kinds
 from crossdock.flows.tenant_config import tenant_config
 from crossdock.records import Message
 from crossdock.store import inventory as store
+from crossdock.store import reservations
 from crossdock.store.counters import bump_counter
 
 T = TypeVar("T")
@@ -68,21 +69,21 @@ async def adjusted(msg: Message, ctx: HandlerContext) -> None:
             # The source's allocation (or the units leaving) and the order's hold on them
             # change in the same transaction, so the units are never counted free in between
             # (nor twice): an entry a snapshot counted already still moves the hold once; a
-            # duplicate, or an entry that moved it before (store.settle_from_stock keeps
+            # duplicate, or an entry that moved it before (reservations.settle_from_stock keeps
             # them), moves nothing.
             taken = {(n.item, n.location, n.sequence) for n in notes if n.verdict is Verdict.DUPLICATE}
             entries = [hold_entry(a, seq, counts_shipments) for a, seq in adjustments
                        if (a.item, a.location, seq) not in taken]  # fmt: skip
-            store.settle_from_stock(c, msg.tenant_id, order_ref, entries, source, ctx.now)
+            reservations.settle_from_stock(c, msg.tenant_id, order_ref, entries, source, ctx.now)
 
     ctx.stage(apply)
     changed(ctx, [a.item for a, _ in adjustments])
 
 
-def hold_entry(a: Adjustment, sequence: int | None, counts_shipments: bool = True) -> store.HoldEntry:
+def hold_entry(a: Adjustment, sequence: int | None, counts_shipments: bool = True) -> reservations.HoldEntry:
     """What an adjustment naming an order says about its units: the signed changes of what the
     source allocates to it and (`counts_shipments`) of on hand."""
-    return store.HoldEntry(a.item, a.location, sequence, a.allocated, a.on_hand if counts_shipments else ZERO)
+    return reservations.HoldEntry(a.item, a.location, sequence, a.allocated, a.on_hand if counts_shipments else ZERO)
 
 
 def _by_sequence(entries: list[tuple[T, int | None]]) -> list[tuple[int | None, list[T]]]:
