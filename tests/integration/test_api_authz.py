@@ -339,20 +339,29 @@ def test_a_partner_key_for_all_tenants_sees_every_tenant(shared):
     assert {e["tenant_id"] for e in scoped} == {OWN}
 
 
-def test_a_tenant_id_in_a_body_is_ignored(fresh):
+def test_a_tenant_id_in_a_body_is_refused_and_acts_on_nothing(fresh):
     body = {
         "action": "resolve",
         "reason": "cleanup",
         "tenant_id": FOREIGN,
         "filter": {"tenant_id": FOREIGN, "category": "mapping."},
     }
-    assert fresh.post("tenant_admin", "/api/v1/exceptions/bulk", body).status_code == 200
-    assert fresh.open_exceptions(OWN) == 0 and fresh.open_exceptions(FOREIGN) == 1
+    answer = fresh.post("tenant_admin", "/api/v1/exceptions/bulk", body)
+    assert answer.status_code == 422 and "tenant_id" in answer.json()["error"]["message"]
+    assert fresh.open_exceptions(OWN) == 1 and fresh.open_exceptions(FOREIGN) == 1
 
     other = fresh.objects[FOREIGN]["exception"]
     body = {"payload": {"sku": "Y"}, "tenant_id": OWN}
-    assert fresh.post("tenant_admin", f"/api/v1/exceptions/{other}/resubmit", body).status_code == 404
+    assert fresh.post("tenant_admin", f"/api/v1/exceptions/{other}/resubmit", body).status_code in (404, 422)
     assert fresh.open_exceptions(FOREIGN) == 1
+
+
+def test_a_misspelt_bulk_filter_key_is_refused_rather_than_widening_the_action(fresh):
+    body = {"action": "resolve", "reason": "cleanup", "filter": {"categroy": "mapping.sku_unknown"}}
+    answer = fresh.post("partner_operator", "/api/v1/exceptions/bulk?tenant=" + OWN, body)
+    assert answer.status_code == 422
+    assert "filter.categroy" in answer.json()["error"]["message"]
+    assert fresh.open_exceptions(OWN) == 1
 
 
 def test_actions_are_audited_with_the_key_as_actor(fresh):

@@ -2,9 +2,11 @@
 and act in bulk on a filter.
 
 Every action is audited with the key as the actor (`store.exceptions` writes the audit
-entries). Tenants come from the path or `?tenant=` and the key, never from a body: a
-`tenant_id` in a body is ignored. Retry and resubmit answer 202 (the message is queued
-again), resolve 200; an exception no longer open answers 409."""
+entries). Tenants come from the path or `?tenant=` and the key, never from a body. A body
+naming a field it does not have (a `tenant_id`, a misspelt filter key) is refused with 422:
+ignoring it would widen a bulk action to more exceptions than the operator meant. Retry and
+resubmit answer 202 (the message is queued again), resolve 200; an exception no longer open
+answers 409."""
 
 from __future__ import annotations
 
@@ -28,18 +30,18 @@ router = APIRouter(tags=["exceptions"])
 
 
 class ResubmitBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     payload: Any = Field(..., description="The edited message payload (JSON).")
     reason: str | None = Field(None, max_length=2000)
 
 
 class ResolveBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     reason: str = Field(..., min_length=1, max_length=2000, description="Why nothing more will happen.")
 
 
 class BulkFilter(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     category: str | None = Field(None, description="A category, or a prefix ending in '.'.")
     kind: str | None = None
     connection_id: str | None = None
@@ -49,7 +51,7 @@ class BulkFilter(BaseModel):
 
 
 class BulkBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     action: Literal["retry", "resolve"]
     filter: BulkFilter = Field(default_factory=BulkFilter)
     reason: str | None = Field(None, max_length=2000)

@@ -36,7 +36,7 @@ STATUSES = [s.value for s in ApprovalStatus] + ["any"]
 
 
 class DecisionBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(
         None, max_length=2000, description="Why (kept with the decision and in the audit log)."
     )
