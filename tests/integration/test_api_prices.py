@@ -227,6 +227,24 @@ def test_entries_over_the_api_are_validated_then_queued(world):
     assert client.delete(f"{url}/nope", headers=auth(keys)).status_code == 404
 
 
+def test_each_entry_request_is_its_own_change_unless_it_repeats_an_idempotency_key(world):
+    hub, client, keys = world
+    url = "/api/v1/tenants/acme/prices/entries"
+    entry = {"item": "CD-1", "price": "9.50", "starts_at": "2026-12-20T00:00:00Z"}
+    twice = [client.post(url, json=entry, headers=auth(keys)).json() for _ in range(2)]
+    assert twice[0]["message_id"] != twice[1]["message_id"] and twice[0]["ref"] != twice[1]["ref"]
+
+    retried = {**auth(keys), "Idempotency-Key": "order-42"}
+    again = [client.post(url, json=entry, headers=retried).json() for _ in range(2)]
+    assert again[0] == again[1]  # one message, one ref
+    partner = {**auth(keys, Role.PARTNER_ADMIN), "Idempotency-Key": "order-42"}
+    other = client.post(url, json=entry, headers=partner)
+    assert other.json()["message_id"] != again[0]["message_id"]  # another key holder's request
+    with hub.engine.connect() as c:
+        queued = c.execute(select(messages.c.id).where(messages.c.kind == kinds.ENTRIES)).all()
+    assert len(queued) == 4
+
+
 def test_the_console_page_lists_waiting_changes_and_approves_with_the_user_as_who(world):
     hub, client, _ = world
     aid = waiting(hub)
@@ -302,6 +320,19 @@ def test_the_cli_approves_with_the_name_given(world, monkeypatch):
             for p in c.execute(select(messages.c.payload).where(messages.c.kind == kinds.ENTRIES)).scalars()
         ]
     assert payloads[0]["set"][0]["ref"] == "promo" and payloads[0]["set"][0]["price"] == "80"
+
+    on_channel = ["prices", "schedule", "CD-1", "80", "--tenant", "acme", "--from", "2026-12-01T00:00Z"]
+    typo = runner.invoke(cli_app, [*on_channel, "--channel", "acme-shpo"])
+    assert typo.exit_code == 1 and "acme-shop" in typo.output  # names the connections it has
+    everywhere = runner.invoke(cli_app, on_channel)
+    one = runner.invoke(cli_app, [*on_channel, "--channel", "acme-shop"])
+    assert everywhere.exit_code == one.exit_code == 0, one.output
+    refs = {out.output.split(":")[0] for out in (everywhere, one)}
+    assert len(refs) == 2  # the channel's entry does not replace the one for every channel
+    assert runner.invoke(cli_app, ["prices", "cancel", "nope", "--tenant", "acme"]).exit_code == 1
+    with hub.engine.connect() as c:
+        entries = c.execute(select(messages.c.id).where(messages.c.kind == kinds.ENTRIES)).all()
+    assert len(entries) == 3
 
 
 def _sign_in(client, username: str) -> None:

@@ -216,6 +216,17 @@ async def test_a_cancelled_entry_reverts_at_once(hub, sandbox):
     assert await shopify_price(sandbox, "CD-1001") == "120.99"
 
 
+async def test_an_entry_set_cancelled_and_set_again_by_the_same_person_takes_each_change(hub, sandbox):
+    await base(hub, "list-1", CD_1001=("100.00", "60.00"))
+    sale = {"ref": "flash", "item": "CD-1001", "price": "95", "starts_at": hub.clock() - 1,
+            "connection_id": "acme-shop"}  # fmt: skip
+    for change, price in (({"set_": [sale]}, "114.99"), ({"cancel": ["flash"]}, "120.99")) * 2:
+        new = pricing.entries_message("acme", "ana", **change)
+        await hub.database.write(message_store.insert, [new], hub.clock())
+        await run(hub)
+        assert await shopify_price(sandbox, "CD-1001") == price, change
+
+
 # -- approvals ---------------------------------------------------------------------------------------
 
 

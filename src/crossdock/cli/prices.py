@@ -148,9 +148,11 @@ def schedule(
             "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), markup=False
         )
         raise typer.Exit(2) from None
-    name = ref or f"e-{item}-{int(entry.starts_at.timestamp())}"
+    # The default ref names the channel too: a channel's entry must not replace the same
+    # item's entry for every channel starting at the same time.
+    name = ref or "-".join(["e", item, *([channel] if channel else []), str(int(entry.starts_at.timestamp()))])
     plain = {**entry.model_dump(mode="json"), "ref": name}
-    _queue(flow.entries_message(tenant, by or os_user(), set_=[plain]))
+    _queue(flow.entries_message(tenant, by or os_user(), set_=[plain]), channel=channel)
     typer.echo(f"price entry {name}: {item} at {price} from {entry.starts_at.isoformat()}"
                f"{' until ' + entry.ends_at.isoformat() if entry.ends_at else ''}")  # fmt: skip
 
@@ -162,13 +164,23 @@ def cancel(
     by: str | None = typer.Option(None, "--by", help="Who cancels it; default: the OS user."),
 ) -> None:
     """Cancel an effective-dated price: its items revert at once."""
-    _queue(flow.entries_message(tenant, by or os_user(), cancel=[ref]))
+    _queue(flow.entries_message(tenant, by or os_user(), cancel=[ref]), live_ref=ref)
     typer.echo(f"price entry {ref} cancelled")
 
 
-def _queue(new) -> None:
+def _queue(new, channel: str | None = None, live_ref: str | None = None) -> None:
+    """Queue a change after the checks the API makes too: the tenant, the channel it names,
+    the entry it cancels."""
     with writing() as conn:
-        if store.tenant_connections(conn, new.tenant_id) is None:
+        connections = store.tenant_connections(conn, new.tenant_id)
+        if connections is None:
             err.print(f"no tenant {new.tenant_id!r}", markup=False)
+            raise typer.Exit(1)
+        if channel is not None and channel not in connections:
+            known = ", ".join(sorted(connections)) or "none"
+            err.print(f"tenant {new.tenant_id} has no connection {channel!r} (it has: {known})", markup=False)
+            raise typer.Exit(1)
+        if live_ref is not None and not store.live_entries(conn, new.tenant_id, [live_ref]):
+            err.print(f"tenant {new.tenant_id} has no price entry {live_ref!r} (or it is cancelled)", markup=False)
             raise typer.Exit(1)
         message_store.insert(conn, [new], time.time())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -100,10 +100,23 @@ async def list_entries(tenant_id: str, principal: Reader, db: Db, item: str | No
     return {"items": await db.read(store.list_entries, tenant_id, item)}
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Names this request: sent again with the same key, it is the same change.",
+    ),
+]
+
+
 @router.post("/tenants/{tenant_id}/prices/entries", status_code=202)
-async def set_entry(tenant_id: str, principal: Manager, hub: HubDep, entry: dict[str, Any]) -> JSONResponse:
+async def set_entry(
+    tenant_id: str, principal: Manager, hub: HubDep, entry: dict[str, Any], request_key: IdempotencyKey = None
+) -> JSONResponse:
     """Set an effective-dated price (`ref` names it; the same ref replaces it). Times are ISO
-    8601 or UNIX seconds; without `connection_id` it is for every channel."""
+    8601 or UNIX seconds; without `connection_id` it is for every channel. Every request is a
+    change of its own; a client retrying one request sends the same `Idempotency-Key`."""
     visible(principal, "tenant", tenant_id, tenant_id)
     try:
         parsed = PriceEntryInput.model_validate(entry)
@@ -119,19 +132,31 @@ async def set_entry(tenant_id: str, principal: Manager, hub: HubDep, entry: dict
             "price_entry.invalid",
             f"connection_id: tenant {tenant_id} has no connection {parsed.connection_id}",
         )
-    ref = parsed.ref or f"e-{uuid.uuid4().hex[:16]}"
+    ref = parsed.ref or _new_ref(principal.name, request_key)
     plain = {**parsed.model_dump(mode="json"), "ref": ref}
-    return await _queue(hub, flow.entries_message(tenant_id, principal.name, set_=[plain]), {"ref": ref})
+    new = flow.entries_message(tenant_id, principal.name, set_=[plain], request_key=request_key)
+    return await _queue(hub, new, {"ref": ref})
+
+
+def _new_ref(actor: str, request_key: str | None) -> str:
+    """A ref for an entry given without one; the same for a repeated request, so the answer
+    to the repeat names the entry the first one made."""
+    if request_key is None:
+        return f"e-{uuid.uuid4().hex[:16]}"
+    return "e-" + flow.request_digest(actor, request_key)[:16]
 
 
 @router.delete("/tenants/{tenant_id}/prices/entries/{ref}", status_code=202)
-async def cancel_entry(tenant_id: str, ref: str, principal: Manager, hub: HubDep) -> JSONResponse:
+async def cancel_entry(
+    tenant_id: str, ref: str, principal: Manager, hub: HubDep, request_key: IdempotencyKey = None
+) -> JSONResponse:
     """Cancel an entry: it stops being in force, and its items are recomputed."""
     visible(principal, "tenant", tenant_id, tenant_id)
     await _tenant(hub.database, tenant_id)
     if not await hub.database.read(store.live_entries, tenant_id, [ref]):
         raise not_found("price_entry", ref)
-    return await _queue(hub, flow.entries_message(tenant_id, principal.name, cancel=[ref]), {"ref": ref})
+    new = flow.entries_message(tenant_id, principal.name, cancel=[ref], request_key=request_key)
+    return await _queue(hub, new, {"ref": ref})
 
 
 async def _queue(hub: Any, new: Any, answer: dict) -> JSONResponse:

@@ -16,12 +16,12 @@ from crossdock.engine.handlers import Registry
 from crossdock.engine.retry import RetryPolicy
 from crossdock.flows.pricing import base, compute, kinds, publish
 from crossdock.flows.pricing.approvals import approve, reject
-from crossdock.flows.pricing.base import entries_message
+from crossdock.flows.pricing.base import entries_message, request_digest
 
 # Channel and ERP outages last minutes to hours: back off up to 10 minutes, give up after a day.
 OUTAGE_TOLERANT = RetryPolicy(base_seconds=2.0, cap_seconds=600.0, max_attempts=40, max_age_seconds=24 * 3600)
 
-__all__ = ["approve", "entries_message", "kinds", "register", "reject"]
+__all__ = ["approve", "entries_message", "kinds", "register", "reject", "request_digest"]
 
 
 def register(registry: Registry) -> None:

@@ -10,10 +10,10 @@ it starts and reverts when it ends."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from crossdock.configuration.pricing import BasePriceInput, PriceEntryInput
@@ -121,13 +121,25 @@ def changed(ctx: HandlerContext, items: Iterable[str]) -> None:
 
 
 def entries_message(
-    tenant_id: str, actor: str, set_: list[dict[str, Any]] | None = None, cancel: list[str] | None = None
+    tenant_id: str,
+    actor: str,
+    set_: list[dict[str, Any]] | None = None,
+    cancel: list[str] | None = None,
+    request_key: str | None = None,
 ) -> NewMessage:
-    """The `pricing.entries` message for a person's change (API, CLI); the same change twice
-    is one message."""
+    """The `pricing.entries` message for a person's change (API, CLI). Each change is its own
+    message: set, cancel, set again of the same entry are three changes, and a key made from
+    the content would drop the second set as a repeat of the first. A client that sends one
+    request twice (a retry after a lost answer) names it with `request_key`; the same key from
+    the same actor is one message."""
     payload = {"actor": actor, "set": set_ or [], "cancel": cancel or []}
-    digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
-    return NewMessage(tenant_id, kinds.ENTRIES, f"price-entries:{digest}", payload)
+    key = uuid.uuid4().hex if request_key is None else request_digest(actor, request_key)
+    return NewMessage(tenant_id, kinds.ENTRIES, f"price-entries:{key}", payload)
+
+
+def request_digest(actor: str, request_key: str) -> str:
+    """One actor's request named by its client: the same pair, the same digest."""
+    return hashlib.sha256(f"{actor}\n{request_key}".encode()).hexdigest()[:32]
 
 
 # -- payloads ----------------------------------------------------------------------------------------
@@ -170,4 +182,4 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-__all__ = ["BasePrice", "base_changed", "changed", "entries", "entries_message", "poll", "recompute"]
+__all__ = ["BasePrice", "base_changed", "changed", "entries", "entries_message", "poll", "request_digest", "recompute"]
