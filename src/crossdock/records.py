@@ -60,6 +60,13 @@ class Message:
     last_error: str | None = None
     resubmitted_from: int | None = None
     seq: int = 0
+    earlier_attempts: int = 0  # attempts before an operator's retry reset `attempts`
+
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether an earlier attempt of this step may have reached the other system: a retry,
+        a retry from the exception desk (its budget starts again at 0), or a resubmission."""
+        return self.attempts > 1 or self.earlier_attempts > 0 or self.resubmitted_from is not None
 
     def evolve(self, **changes: Any) -> Message:
         return dataclasses.replace(self, **changes)

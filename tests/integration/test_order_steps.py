@@ -12,8 +12,11 @@ from decimal import Decimal
 import pytest
 
 from crossdock.connectors.shopify import codec as shopify_codec
+from crossdock.errors import TransientError
 from crossdock.sandbox.traffic import make_catalog, shopify_order
-from tests.support.order_steps import D, ErpWithoutLineCancellation, Harness, run, seed_order
+from crossdock.store import exceptions as desk
+from crossdock.store.queries import ExceptionFilter
+from tests.support.order_steps import TENANT, D, ErpWithoutLineCancellation, Harness, run, seed_order
 
 
 def _line(h: Harness, ref: str) -> dict[str, Decimal]:
@@ -136,6 +139,44 @@ def test_an_erp_create_cut_off_by_a_restart_is_looked_up_not_created_again(setti
     ref = run(go())
     assert h.erp.created == ["SO-1"]
     assert h.order(ref).order.stage != "validated"
+
+
+def test_an_erp_create_retried_from_the_desk_after_an_outage_is_looked_up_not_created_again(
+    settings, monkeypatch
+):
+    """The ERP takes the sales order but the answer is lost, then stays down until the retries
+    run out and the step parks. The operator's retry starts a fresh budget; the step still
+    knows an earlier attempt may have created the order and looks it up first."""
+    h = Harness(settings, monkeypatch)
+    h.erp.fail_create_after_effect = 1
+    down = True
+    find = h.erp.find_sales_order
+
+    async def find_while_up(ref):
+        if down:
+            raise TransientError("ERP unreachable")
+        return await find(ref)
+
+    h.erp.find_sales_order = find_while_up
+
+    async def go():
+        nonlocal down
+        ref = h.seed_validated("5002")
+        await h.start(ref)
+        await h.drain_retries(rounds=40, step=4000.0)
+        [parked] = h.open_exceptions()
+        assert h.erp.created == ["SO-1"] and parked["category"].startswith("transient")
+        down = False
+        with h.hub.engine.begin() as c:
+            desk.retry(c, ExceptionFilter(tenant_ids=(TENANT,)), "op", h.clock())
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert h.erp.created == ["SO-1"]  # found, not created again
+    assert h.order(ref).order.erp_id == "SO-1"
+    assert not h.open_exceptions()
 
 
 def test_a_cancellation_the_warehouse_refuses_leaves_the_shipment_to_be_confirmed_and_invoiced(settings, monkeypatch):

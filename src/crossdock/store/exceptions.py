@@ -81,13 +81,15 @@ class ActionResult:
 
 def retry(conn: Connection, flt: ExceptionFilter, actor: str, now: float) -> ActionResult:
     """Send each matching open exception's parked message back to the queue as it was:
-    due now, with a fresh retry budget (attempts 0, no first attempt)."""
+    due now, with a fresh retry budget (attempts 0, no first attempt). The attempts it had
+    move to `earlier_attempts`, so a step with an external effect still looks before acting."""
     taken = _take_open(conn, flt, ExceptionStatus.RETRIED, {})
     _move_parked(
         conn,
         taken,
         status=Status.READY.value,
         next_attempt_at=now,
+        earlier_attempts=messages.c.earlier_attempts + messages.c.attempts,
         attempts=0,
         first_attempt_at=None,
         updated_at=now,

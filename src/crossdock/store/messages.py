@@ -336,6 +336,7 @@ def to_message(r) -> Message:
         last_error=r.last_error,
         resubmitted_from=r.resubmitted_from,
         seq=r.seq,
+        earlier_attempts=r.earlier_attempts,
     )
 
 

@@ -89,6 +89,9 @@ messages = Table(
     Column("connection_id", String(64)),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
+    # Attempts before an operator's retry gave the message a fresh budget (attempts back to 0):
+    # a step with an external effect still knows an earlier attempt may have reached the system.
+    Column("earlier_attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", Float, nullable=False),  # while RUNNING: equals lease_expires_at
     Column("first_attempt_at", Float),
     Column("lease_owner", String(100)),
