@@ -12,6 +12,9 @@ from decimal import Decimal
 import pytest
 
 from crossdock.connectors.shopify import codec as shopify_codec
+from crossdock.domain.money import Money
+from crossdock.domain.order_lines import OrderLine
+from crossdock.domain.orders import Order
 from crossdock.errors import TransientError
 from crossdock.sandbox.traffic import make_catalog, shopify_order
 from crossdock.store import exceptions as desk
@@ -69,6 +72,30 @@ async def _short_pick_8_of_12_and_ship(h: Harness, order_id: str) -> str:
     await h.run()
     await h.close()
     return ref
+
+
+def test_units_the_channel_removed_before_posting_are_neither_released_nor_awaited(settings, monkeypatch):
+    """3 cases ordered, 1 removed by an order edit before the order was posted: the ERP has 2
+    cases (24 EA); the warehouse is asked for 24 EA standing for 2 cases, and shipping them
+    closes the order."""
+    h = Harness(settings, monkeypatch)
+    edited = OrderLine("L1", "CASE-A", D(3), Money(D(120), "USD"), cancelled=D(1))
+    order = Order("shopify", "4301", "USD", lines=[edited])
+
+    async def go():
+        ref = seed_order(h, order, {"L1": ("A", D(24), "EA")})
+        await h.start(ref)
+        await h.run()
+        [release] = h.order(ref).releases
+        assert [(line["quantity"], line["order_quantity"]) for line in release.lines] == [("24", "2")]
+        await h.shipped(ref, "S1", [("L1", 24)])
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert _line(h, ref) == {"ordered": 3, "shipped": 2, "cancelled": 1}
+    assert h.order(ref).order.stage == "closed" and _confirmed(h) == [2]
 
 
 def test_a_case_short_picked_by_the_each_and_cancelled_leaves_nothing_open(settings, monkeypatch):
@@ -382,7 +409,6 @@ def test_short_picked_units_come_off_the_sales_order_when_a_cancellation_is_refu
     """order.erp.cancel_lines found the order being cancelled and gave up for good; the
     warehouse then refused, the order went on and the ERP kept the short-picked units (found
     in review). It now waits for the cancellation to settle."""
-    from crossdock.errors import TransientError
 
     h = Harness(settings, monkeypatch, short_pick="cancel")
     h.wms.refuse_cancel = True

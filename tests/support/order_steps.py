@@ -299,7 +299,10 @@ def seed_order(h: Harness, order: Order, erp_lines: dict[str, tuple[str, Decimal
     request = SalesOrderRequest(
         order.ref,
         order.currency,
-        tuple(SalesOrderLine(lid, item, q, uom, D(10)) for lid, (item, q, uom) in erp_lines.items()),
+        tuple(  # as mapping leaves it: the order units asked for are those the channel did not cancel
+            SalesOrderLine(lid, item, q, uom, D(10), order_quantity=order.line(lid).ordered - order.line(lid).cancelled)
+            for lid, (item, q, uom) in erp_lines.items()
+        ),
         None,
         "Ada",
         None,

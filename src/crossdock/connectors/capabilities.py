@@ -122,6 +122,14 @@ class SalesOrderLine:
     unit_price: Decimal
     tax_code: str | None = None
     discount: Decimal = Decimal("0")
+    # The order's own units this line stands for: what the channel ordered and had not
+    # cancelled when the order was mapped. None in requests stored before it was kept, when
+    # no unit was cancelled before posting: the order line's ordered quantity.
+    order_quantity: Decimal | None = None
+
+    def order_units(self, ordered: Decimal) -> Decimal:
+        """The order units `quantity` ERP units stand for (`ordered`: the order line's)."""
+        return ordered if self.order_quantity is None else self.order_quantity
 
 
 @dataclass(frozen=True, slots=True)

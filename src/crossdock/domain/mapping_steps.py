@@ -6,6 +6,7 @@ pass reports all of an order's gaps.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from crossdock.domain.errors import DomainError, InexactConversion, UnknownConversion
@@ -28,15 +29,21 @@ if TYPE_CHECKING:
 UNIT_PRICE_PLACES = 6
 
 
+def wanted(line: OrderLine) -> Decimal:
+    """What the ERP is asked for: the units ordered less those the channel cancelled before
+    the order was posted (an order edit that removed units)."""
+    return line.ordered - line.cancelled
+
+
 def convert_line(mappings: TenantMappings, line: OrderLine, xref: SkuXref) -> tuple[Quantity, Money]:
-    """(quantity, unit price) of `line` in the item's ERP unit: a CASE of 12 at 24.00
-    becomes 12 EA at 2.00. Raises `UnknownConversion` or `InexactConversion`."""
+    """(quantity, unit price) of `line`'s wanted units in the item's ERP unit: a CASE of 12
+    at 24.00 becomes 12 EA at 2.00. Raises `UnknownConversion` or `InexactConversion`."""
     source, target = xref.uom or line.uom, mappings.erp_uom_of(xref.item_code)
     factor = mappings.unit_conversions(xref.item_code).factor(source, target)
-    quantity = exact_decimal(line.ordered * factor.numerator, factor.denominator)
+    quantity = exact_decimal(wanted(line) * factor.numerator, factor.denominator)
     if quantity is None:
         raise InexactConversion(
-            f"line {line.line_id}: {line.ordered} {source} of {xref.item_code} is not a whole "
+            f"line {line.line_id}: {wanted(line)} {source} of {xref.item_code} is not a whole "
             f"decimal number of {target}",
             f"Check the pack size of {xref.item_code} ({source} → {target}).",
         )
@@ -48,6 +55,10 @@ def convert_line(mappings: TenantMappings, line: OrderLine, xref: SkuXref) -> tu
 def map_line(
     mappings: TenantMappings, line: OrderLine, channel: str, problems: list[DomainError]
 ) -> MappedLine | None:
+    """`line` in ERP terms; None for a line with a problem (added to `problems`) and for one
+    whose every unit the channel cancelled before posting (nothing to ask the ERP for)."""
+    if wanted(line) <= 0:
+        return None
     xref = mappings.find_item(channel, line.sku, line.channel_product_ref)
     tax_codes = map_taxes(mappings, line.tax_lines, channel, problems)
     if xref is None:
@@ -62,9 +73,12 @@ def map_line(
         problems.append(exc)
         return None
     assert line.amount is not None
+    discount = line.discount_total
+    if line.cancelled:  # the discount was for every unit ordered: the ERP's share is the wanted units'
+        discount = (discount * (wanted(line) / line.ordered)).rounded()
     return MappedLine(
-        line.line_id, xref.item_code, quantity, unit_price, line.amount, line.discount_total,
-        tax_codes, line.sku, line.quantity,
+        line.line_id, xref.item_code, quantity, unit_price, line.amount, discount,
+        tax_codes, line.sku, Quantity(wanted(line), line.uom),
     )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from crossdock.domain.mapping import (
     UnmatchedPolicy,
 )
 from crossdock.domain.money import Money, Quantity
+from crossdock.domain.order_lines import Discount
 from crossdock.domain.orders import Order, OrderLine, ShippingCharge, TaxLine
 from crossdock.domain.parties import Address, Customer
 
@@ -100,6 +101,15 @@ def test_case_of_twelve_becomes_twelve_each_at_one_twelfth_the_price():
     assert only.quantity == Quantity(24, "EA")
     assert only.unit_price == usd("2.00")
     assert only.amount == usd("48.00") and only.channel_quantity == Quantity(2, "EA")
+
+
+def test_units_the_channel_removed_before_posting_are_not_asked_of_the_erp():
+    edited = line("WID-CASE", qty=3, price="24.00", cancelled=Decimal(1), discounts=(Discount(usd("6.00")),))
+    removed = line("GADGET-9", qty=1, price="9.00", line_id="L2", cancelled=Decimal(1))
+    unmapped_but_removed = line("NOPE", qty=1, price="1.00", line_id="L3", cancelled=Decimal(1))
+    (only,) = mappings().map_order(order(edited, removed, unmapped_but_removed)).lines
+    assert (only.quantity, only.channel_quantity) == (Quantity(24, "EA"), Quantity(2, "EA"))
+    assert only.discount == usd("4.00")  # the two wanted cases' share of the discount for three
 
 
 def test_item_pack_size_overrides_the_tenant_pack_size():

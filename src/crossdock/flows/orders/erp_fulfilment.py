@@ -105,11 +105,11 @@ def _ship(order: Order, request: SalesOrderRequest, erp_shipment: ErpShipment) -
         rest = quantity
         for mapped in (m for m in request.lines if m.item_code == item_code):
             line = order.line(mapped.line_ref)
-            # `line.ordered` channel units are `mapped.quantity` ERP units
-            erp_qty = min(rest, in_line_units(line.open, mapped.quantity, line.ordered, mapped.quantity))
+            basis = mapped.order_units(line.ordered)  # these order units are `mapped.quantity` ERP units
+            erp_qty = min(rest, in_line_units(line.open, mapped.quantity, basis, mapped.quantity))
             if erp_qty <= 0:
                 continue
-            units = in_line_units(erp_qty, line.ordered, mapped.quantity, line.open)
+            units = in_line_units(erp_qty, basis, mapped.quantity, line.open)
             order.ship(mapped.line_ref, units)
             before = shipped.get(mapped.line_ref, (Decimal(0), Decimal(0), None))
             shipped[mapped.line_ref] = (before[0] + units, before[1] + erp_qty, line.sku)

@@ -118,6 +118,7 @@ def sales_order_request(mapped: MappedOrder) -> SalesOrderRequest:
                 unit_price=line.unit_price.amount,
                 tax_code=line.tax_codes[0] if line.tax_codes else None,
                 discount=line.discount.amount,
+                order_quantity=line.channel_quantity.value,
             )
             for line in mapped.lines
         ),
@@ -149,11 +150,11 @@ async def route_order(msg: Message, ctx: HandlerContext) -> None:
         erp = await connector(ctx, settings.erp, role="erp")
         stock = await erp.stock(sorted({line.item_code for line in lines}))
         plan = route(lines, request.ship_to, rules.routing, stock)
-    erp_qty = {line.line_ref: line.quantity for line in request.lines}
-    uoms = {line.line_ref: line.uom for line in request.lines}
+    posted = {line.line_ref: line for line in request.lines}
 
     def in_order_units(line: RouteLine) -> Decimal:
-        return line.quantity * order.line(line.line_id).ordered / erp_qty[line.line_id]
+        sent = posted[line.line_id]
+        return line.quantity * sent.order_units(order.line(line.line_id).ordered) / sent.quantity
 
     for release in plan.releases:
         ref = f"{rec.order_ref}@{release.warehouse}"
@@ -162,7 +163,7 @@ async def route_order(msg: Message, ctx: HandlerContext) -> None:
                 "line_ref": line.line_id,
                 "item_code": line.item_code,
                 "quantity": str(line.quantity),
-                "uom": uoms[line.line_id],
+                "uom": posted[line.line_id].uom,
                 "order_quantity": str(in_order_units(line)),
             }
             for line in release.lines
