@@ -266,6 +266,44 @@ async def test_an_entry_that_started_within_the_threshold_reverts_at_its_end_wit
     assert await shopify_price(sandbox, "CD-1001") == "120.99"
 
 
+async def test_an_entry_end_after_the_base_price_moved_far_waits_for_approval(hub, sandbox):
+    # Shopify: +20 %, ending .99, approval over 25 %. The end of an entry returns to the
+    # price before it; a base price that moved meanwhile is a change like any other.
+    await base(hub, "list-1", CD_1001=("100.00", "60.00"))
+    await later(hub, 61)
+    start, end = hub.clock() + HOUR, hub.clock() + 3 * HOUR
+    sale = {"ref": "weekend", "item": "CD-1001", "price": "78.00", "starts_at": start, "ends_at": end,
+            "connection_id": "acme-shop"}  # fmt: skip
+    await hub.database.write(message_store.insert, [pricing.entries_message("acme", "ana", [sale])], hub.clock())
+    await run(hub)
+    await later(hub, start - hub.clock())
+    assert await shopify_price(sandbox, "CD-1001") == "93.99"
+    await base(hub, "list-2", CD_1001=("130.00", "60.00"))  # during the entry: 156.99 after it
+    await later(hub, end - hub.clock() + 1)
+    assert await shopify_price(sandbox, "CD-1001") == "93.99"  # +29.8 % from 120.99: a person decides
+    [waiting] = pending(hub)
+    assert (str(waiting.old_price), str(waiting.new_price)) == ("93.99", "156.99")
+
+
+async def test_a_channel_entry_ending_inside_a_longer_entry_returns_to_it_without_approval(hub, sandbox):
+    await base(hub, "list-1", CD_1001=("100.00", "60.00"))
+    await later(hub, 61)
+    t = hub.clock()
+    season = {"ref": "season", "item": "CD-1001", "price": "80.00", "starts_at": t + HOUR, "ends_at": t + 10 * HOUR}
+    flash = {"ref": "flash", "item": "CD-1001", "price": "60.00", "starts_at": t + 3 * HOUR, "ends_at": t + 5 * HOUR,
+             "connection_id": "acme-shop"}  # fmt: skip
+    new = pricing.entries_message("acme", "ana", [season, flash])
+    await hub.database.write(message_store.insert, [new], hub.clock())
+    await run(hub)
+    seen = []
+    for at in (1, 3, 5, 10):
+        await later(hub, t + at * HOUR - hub.clock() + 1)
+        seen.append(await shopify_price(sandbox, "CD-1001"))
+    # each start within 25 %; each end returns to the price its entry took over from
+    assert seen == ["96.99", "72.99", "96.99", "120.99"]
+    assert not pending(hub)
+
+
 async def test_a_change_over_the_threshold_waits_for_approval(hub, sandbox):
     await base(hub, "list-1", CD_1001=("100.00", "60.00"))
     await later(hub, 61)

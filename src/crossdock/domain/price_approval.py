@@ -66,20 +66,25 @@ def needs_approval(old: Decimal | None, new: Decimal, threshold: Decimal | None)
     return abs(new - old) / old * HUNDRED > threshold
 
 
-def decide(new: Decimal, state: PriceState, rule: ChannelPriceRule, *, entry_ended: bool = False) -> PriceDecision:
+def decide(
+    new: Decimal, state: PriceState, rule: ChannelPriceRule, *, reverts_to: Decimal | None = None
+) -> PriceDecision:
     """Whether `new` goes to the channel, waits for approval, or changes nothing.
 
-    `entry_ended`: the published price came from an effective-dated entry and `new` is the
-    price without one. That goes out at once: the entry's start was the change the threshold
-    allowed or a person approved, and percentages are not symmetric (−22.3 % out is +28.7 %
-    back), so a promotion would otherwise stay on past its end, waiting for a second approval."""
+    `reverts_to`: an effective-dated entry ended (or was cancelled), and this was the
+    published price when it took over. The threshold measures `new` from there, not from the
+    entry's price: the entry's start was the change the threshold allowed or a person
+    approved, and percentages are not symmetric (−22.3 % out is +28.7 % back), so a promotion
+    would otherwise stay on past its end waiting for a second approval. A base price that
+    moved while the entry was in force is still a change a person may have to approve."""
     pct = change_percent(state.published, new)
     pending = state.pending is not None
     if state.published == new:
         return PriceDecision(Verdict.NOTHING, new, pct, pending, "unchanged")
     if state.pending == new:
         return PriceDecision(Verdict.NOTHING, new, pct, False, "awaiting approval")
-    if not entry_ended and needs_approval(state.published, new, rule.approval_threshold_percent):
+    measured_from = state.published if reverts_to is None else reverts_to
+    if needs_approval(measured_from, new, rule.approval_threshold_percent):
         if state.rejected == new:
             return PriceDecision(Verdict.NOTHING, new, pct, pending, "rejected before")
         why = f"change of {pct if pct is not None else 'any'}% over {rule.approval_threshold_percent}%"

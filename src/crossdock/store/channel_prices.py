@@ -26,6 +26,10 @@ class PublishState:
     FAILED = "failed"  # the channel refused it: an exception of its own says why
 
 
+# The explanation's key for {entry ref: the price published when that entry took over}.
+BEFORE_ENTRIES = "before_entries"
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelPriceRecord:
     tenant_id: str
@@ -116,15 +120,21 @@ def list_channel_prices(
     return [_record(r) for r in rows]
 
 
-def save_computed(conn: Connection, price: ChannelPrice, tenant_id: str, now: float) -> None:
-    """Store the computed price and its explanation (the row is created when new)."""
+def save_computed(
+    conn: Connection, price: ChannelPrice, tenant_id: str, now: float, before_entries: dict | None = None
+) -> None:
+    """Store the computed price and its explanation (the row is created when new), with the
+    price published before each entry in force took over (`BEFORE_ENTRIES`)."""
     t = channel_prices
     key = (t.c.tenant_id == tenant_id, t.c.connection_id == price.connection_id, t.c.item_code == price.item)
+    explanation = price.to_plain()
+    if before_entries:
+        explanation[BEFORE_ENTRIES] = before_entries
     values = {
         "currency": price.currency,
         "computed": str(price.price),
         "computed_at": now,
-        "explanation": orjson.dumps(price.to_plain()).decode(),
+        "explanation": orjson.dumps(explanation).decode(),
     }
     if conn.execute(update(t).where(*key).values(**values)).rowcount == 0:
         conn.execute(

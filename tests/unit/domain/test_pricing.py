@@ -281,6 +281,17 @@ def test_decide(new, state, verdict, withdraw):
     assert decision.price == D(new) and decision.reason
 
 
+@pytest.mark.parametrize(
+    ("new", "reverts_to", "verdict"),
+    [("10", "10", Verdict.PUBLISH), ("10.5", "10", Verdict.PUBLISH), ("14", "10", Verdict.REQUEST_APPROVAL)],
+    ids=["back to the price before", "near it", "far from it"],
+)
+def test_the_end_of_an_entry_is_measured_from_the_price_it_took_over_from(new, reverts_to, verdict):
+    # published 7 under the entry: +43 % back to 10 would be over any threshold from 7
+    decision = decide(D(new), PriceState(D(7)), GUARDED, reverts_to=D(reverts_to))
+    assert decision.verdict is verdict
+
+
 def test_entries_and_rules_refuse_nonsense():
     with pytest.raises(ValueError):
         PriceEntry("x", ITEM, D(1), T0, T0)

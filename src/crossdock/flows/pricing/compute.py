@@ -9,6 +9,8 @@ has moved away from is superseded."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from crossdock.domain.errors import DomainError
 from crossdock.domain.price_approval import ApprovalStatus, PriceDecision, PriceState, Verdict, decide
 from crossdock.domain.pricing import ChannelPriceRule, active_entry, compute
@@ -50,15 +52,33 @@ async def item_changed(msg: Message, ctx: HandlerContext) -> None:
                 exc.code, f"{rule.connection_id}, item {item}: {exc.detail}", exc.hint
             ) from exc
         row = rows.get(rule.connection_id)
-        ended = (
-            row is not None
-            and row.published == row.computed
-            and row.explanation.get("entry") is not None
-            and price.entry_ref is None
-        )
-        decision = decide(price.price, _state(row, latest.get(rule.connection_id)), rule, entry_ended=ended)
-        ctx.stage(lambda c, price=price: prices_store.save_computed(c, price, tenant, ctx.now))
+        in_force = {e.ref for e in entries if e.applies_to(item, rule.connection_id) and e.in_force(ctx.now)}
+        before = _before_entries(row, price.entry_ref, in_force)
+        reverts_to = _reverts_to(row, price.entry_ref, in_force)
+        decision = decide(price.price, _state(row, latest.get(rule.connection_id)), rule, reverts_to=reverts_to)
+        ctx.stage(lambda c, price=price, before=before: prices_store.save_computed(c, price, tenant, ctx.now, before))
         _follow_up(ctx, rule, price, row, decision)
+
+
+def _before_entries(row: ChannelPriceRecord | None, entry_ref: str | None, in_force: set[str]) -> dict[str, str]:
+    """Per entry in force on the channel (the one priced, and any it interrupted), the price
+    published when it took over: what its end returns to without a new approval."""
+    known = (row.explanation.get(prices_store.BEFORE_ENTRIES) or {}) if row is not None else {}
+    kept = {ref: price for ref, price in known.items() if ref in in_force}
+    if entry_ref is not None and entry_ref not in kept and row is not None and row.published is not None:
+        kept[entry_ref] = str(row.published)
+    return kept
+
+
+def _reverts_to(row: ChannelPriceRecord | None, entry_ref: str | None, in_force: set[str]) -> Decimal | None:
+    """The price the last entry priced on the channel took over from, when that entry is no
+    longer in force (ended or cancelled); None otherwise, or when it is not known (priced
+    before it was kept: the published price is the measure then)."""
+    previous = row.explanation.get("entry") if row is not None else None
+    if previous is None or previous == entry_ref or previous in in_force:
+        return None
+    known = row.explanation.get(prices_store.BEFORE_ENTRIES) or {}
+    return Decimal(known[previous]) if previous in known else None
 
 
 def _state(row: ChannelPriceRecord | None, last: Approval | None) -> PriceState:
