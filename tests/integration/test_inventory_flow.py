@@ -216,11 +216,13 @@ def test_the_explanation_is_stored_and_readable(hub):
     assert explained.quantity == 13
 
 
-def test_malformed_stock_feed_becomes_an_exception(hub):
+@pytest.mark.parametrize("on_hand", ["ten", "1e30", "-1e12", "0.0000000000001"])
+def test_malformed_stock_feed_becomes_an_exception(hub, on_hand):
     deliver(
-        hub, kinds.SNAPSHOT, "bad-1", {"positions": [{"item": "SKU-1", "location": "WH1", "on_hand": "ten"}]}
+        hub, kinds.SNAPSHOT, "bad-1", {"positions": [{"item": "SKU-1", "location": "WH1", "on_hand": on_hand}]}
     )
     with hub.engine.connect() as c:
         status = c.execute(select(messages.c.status).where(messages.c.kind == kinds.SNAPSHOT)).scalar_one()
-        category = c.execute(select(exceptions.c.category)).scalar_one()
+        category, summary = c.execute(select(exceptions.c.category, exceptions.c.summary)).one()
     assert (status, category) == (Status.PARKED.value, "validation.inventory_payload")
+    assert on_hand in summary  # names the value

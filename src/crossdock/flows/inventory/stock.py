@@ -204,12 +204,26 @@ def sequence(value: Any) -> int | None:
     return value
 
 
+# Bounds of a stock quantity. Why: a report's "1e30" parsed as a Decimal, then the
+# availability's whole-unit rounding raised InvalidOperation (past the context's precision)
+# on every attempt, as if the fault were passing, and held the item's channel updates.
+MAX_QUANTITY = Decimal(10) ** 12
+MIN_EXPONENT = -12  # at most 12 decimal places
+
+
 def quantity(value: Any) -> Decimal:
+    """A stock quantity: a finite decimal number (or its text) under a trillion units in
+    magnitude, with at most 12 decimal places; ValueError otherwise, naming the value."""
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a quantity: {value!r}")
-    q = Decimal(str(value))
+    try:
+        q = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a quantity: {value!r}") from None
     if not q.is_finite():
         raise ValueError(f"not a quantity: {value!r}")
+    if abs(q) >= MAX_QUANTITY or int(q.as_tuple().exponent) < MIN_EXPONENT:
+        raise ValueError(f"quantity {value!r} is out of range (under 10^12 units, at most 12 decimal places)")
     return q
 
 
