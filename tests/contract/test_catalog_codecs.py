@@ -148,6 +148,17 @@ def test_product_set_carries_the_listing_on_one_default_variant():
     assert "price" not in variant  # prices belong to the pricing flow
 
 
+def test_skus_a_handle_cannot_hold_get_handles_of_their_own():
+    def handle(sku: str, **attributes) -> str:
+        return encode_product_set(Listing(sku, sku, sku, {"title": "T", **attributes}))["identifier"]["handle"]
+
+    assert handle("CD-1001") == "cd-1001"  # upper case alone keeps the plain handle
+    slash, dash, space = handle("PUMP/100"), handle("PUMP-100"), handle("PUMP 100")
+    assert dash == "pump-100" and len({slash, dash, space}) == 3
+    assert slash.startswith("pump-100-") and slash == handle("PUMP/100")  # stable
+    assert handle("PUMP/100", handle="pump-100") == "pump-100"  # a given handle is taken as given
+
+
 def test_shopify_fields_are_checked():
     assert accepts("vendor") and accepts("metafields.custom.material") and not accepts("item_name")
     listing = Listing("X", "X", None, {"title": "T", "item_name": "T"})

@@ -326,6 +326,19 @@ async def test_a_constant_in_the_mapping_fixes_a_missing_attribute_on_retry(make
     assert len(listed) == 5
 
 
+async def test_items_whose_listings_name_one_product_are_parked_not_merged(make_world):
+    channel = {SHOP: {"attributes": {"handle": {"value": "hinge"}}}}  # one handle for every item
+    world = await make_world(SandboxConfig(catalog_size=3, shopify=big_store()), channel)
+    await world.sync()
+    shared = [e for e in await world.open_exceptions() if e.category == "catalog.product_shared"]
+    assert len(shared) == 2 and all("`handle`" in e.hint for e in shared)
+    published = await world.hub.database.read(
+        lambda c: catalog_store.read_listings(c, TENANT, [sku(i) for i in range(3)], SHOP)
+    )
+    assert sum(1 for r in published.values() if r.channel_ref) == 1  # the first keeps the product
+    assert {e.context["other_item"] for e in shared} <= {sku(i) for i in range(3)}
+
+
 async def test_a_sync_without_changes_sends_nothing(make_world):
     world = await make_world(
         SandboxConfig(catalog_size=30, shopify=big_store()), {SHOP: {}, AMAZON: AMAZON_CHANNEL}

@@ -233,6 +233,20 @@ def read_listings(
     return found
 
 
+def holder_of(conn: Connection, tenant_id: str, connection_id: str, channel_ref: str, other_than: str) -> str | None:
+    """The item, other than `other_than`, whose listing on the connection is the channel's
+    `channel_ref` (None: no other item)."""
+    c = catalog_listings.c
+    return conn.execute(
+        select(c.item_code).where(
+            c.tenant_id == tenant_id,
+            c.connection_id == connection_id,
+            c.channel_ref == channel_ref,
+            c.item_code != other_than,
+        ).limit(1)
+    ).scalar()
+
+
 def put_listing(
     conn: Connection,
     tenant_id: str,

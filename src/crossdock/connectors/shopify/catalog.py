@@ -3,7 +3,7 @@
 `productSet` sets a product to the given state, creating it when its handle is new, so a
 repeated call (after a timeout we cannot see through) changes nothing twice. The product is
 found by `identifier: {handle}`; a listing without a `handle` attribute uses its SKU made
-into a handle. Each product has one variant (option "Title" / "Default Title") carrying the
+into a handle (see `handle_of`). Each product has one variant (option "Title" / "Default Title") carrying the
 SKU, the barcode and the weight. Prices are not sent: the pricing flow owns them.
 
 Listing attributes (Shopify's names): title, descriptionHtml, vendor, productType, tags,
@@ -14,6 +14,7 @@ lb | oz}), images (URLs, the first is the featured image) and `metafields.<names
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from decimal import Decimal, InvalidOperation
@@ -55,10 +56,17 @@ def accepts(attribute: str) -> bool:
 
 
 def handle_of(listing: Listing) -> str:
+    """The product's handle: the `handle` attribute, else the SKU (or item code) in lower
+    case. A SKU with characters a handle cannot hold gets a short digest of itself: PUMP/100
+    and PUMP-100 would both be `pump-100`, and `productSet` would make them one product."""
     given = listing.attributes.get("handle")
-    handle = _HANDLE.sub("-", str(given or listing.sku or listing.item_code).lower()).strip("-")
+    source = str(given or listing.sku or listing.item_code)
+    handle = _HANDLE.sub("-", source.lower()).strip("-")
     if not handle:
         raise AttributeValueError("handle", f"cannot make a handle of {given or listing.sku!r}")
+    if given is None and handle != source.lower():
+        digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+        return f"{handle[:246]}-{digest}"
     return handle[:255]
 
 

@@ -68,6 +68,25 @@ async def publish_item(msg: Message, ctx: HandlerContext) -> None:
     await _set_product(ctx, channel, publisher, row, built)
 
 
+def _refuse_a_shared_product(conn, tenant: str, cid: str, code: str, product: str) -> None:
+    """Two items whose listings name one product (the same `handle` given, or SKUs that differ
+    in case alone) would overwrite each other's product on every publication: the later one
+    parks (an effect's PermanentError parks its message), with both named."""
+    other = store.holder_of(conn, tenant, cid, product, code)
+    if other is None:
+        return
+    raise PermanentError(
+        "catalog.product_shared",
+        f"items {code} and {other} are both product {product} on {cid}: each publication "
+        "overwrites the other's",
+        f"Give one of them its own `handle` in the mapping under catalog.channels.{cid} (or a SKU "
+        "of its own), sync the item master, check the product in Shopify, then retry.",
+        severity=Severity.MEDIUM,
+        owner=Owner.TENANT,
+        context={"item": code, "other_item": other, "connection_id": cid, "product": product},
+    )
+
+
 def _report_refusal(row: ListingRow | None, feed_id: str, built: Built) -> None:
     """Park with the channel's refusal, while the refused listing is still the current one."""
     if row is None or row.status != store.REJECTED or row.feed_id != feed_id or row.digest != built.digest:
@@ -105,4 +124,11 @@ async def _set_product(
                   published_at=now, channel_ref=product or None, document=None, detail=None, feed_id=None,
                   feed_message=None)  # fmt: skip
     expect = row.digest if row else None
-    ctx.stage(lambda c: store.put_listing(c, tenant, cid, code, expect=expect, now=now, **values))
+    new_product = bool(product) and (row is None or row.channel_ref != product)
+
+    def write(c) -> None:
+        if new_product:  # checked where the listing is written: items published together see each other
+            _refuse_a_shared_product(c, tenant, cid, code, product)
+        store.put_listing(c, tenant, cid, code, expect=expect, now=now, **values)
+
+    ctx.stage(write)
