@@ -10,6 +10,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from crossdock.connectors.shopify import codec as shopify_codec
 from crossdock.domain.money import Money
@@ -19,6 +20,7 @@ from crossdock.errors import TransientError
 from crossdock.sandbox.traffic import make_catalog, shopify_order
 from crossdock.store import exceptions as desk
 from crossdock.store.queries import ExceptionFilter
+from crossdock.store.tables import exceptions as exc_table
 from tests.support.order_steps import TENANT, D, ErpWithoutLineCancellation, Harness, run, seed_order
 
 
@@ -281,6 +283,42 @@ def test_units_the_channel_cancels_after_posting_go_to_the_desk(settings, monkey
     run(go())
     [edit] = h.open_exceptions()
     assert edit["category"] == "business.channel_edit_after_posting"
+
+
+def test_units_the_channel_adds_after_posting_go_to_the_desk(settings, monkeypatch):
+    """An order edit adds a line after the order reached the ERP: nothing downstream has it,
+    so it is on the desk rather than dropped."""
+    h = Harness(settings, monkeypatch)
+    rng = random.Random(2)
+    catalog = make_catalog(rng, 3)
+    payload = shopify_order(rng, order_id=6002, number=1002, first_line_id=80, customer_id=9,
+                            lines=[(catalog[0], 2)], now="2026-01-01T00:00:00Z",
+                            shop_domain="x.myshopify.com", currency="USD")  # fmt: skip
+    order = shopify_codec.decode_order(payload)
+
+    async def go():
+        erp_lines = {line.line_id: (f"ITEM-{line.line_id}", line.ordered, "EA") for line in order.lines}
+        ref = seed_order(h, order, erp_lines, channel_updated_at="2026-01-01T00:00:00+00:00")
+        await h.start(ref)
+        await h.run()
+        edited = copy.deepcopy(payload)
+        extra = {**copy.deepcopy(edited["line_items"][0]), "id": 99, "admin_graphql_api_id": "gid://shopify/LineItem/99"}
+        extra.update(quantity=3, current_quantity=3, fulfillable_quantity=3)
+        edited["line_items"].append(extra)
+        edited["updated_at"] = "2026-01-01T01:00:00Z"
+        await h.deliver("order.received", {"channel": "shopify", "event": edited}, ref)
+        await h.run()
+        later = {**edited, "updated_at": "2026-01-01T02:00:00Z", "note": "a later update"}
+        await h.deliver("order.received", {"channel": "shopify", "event": later}, ref)
+        await h.run()  # a later update that adds nothing more opens nothing more
+        await h.close()
+
+    run(go())
+    [edit] = h.open_exceptions()
+    assert edit["category"] == "business.channel_edit_after_posting"
+    with h.hub.engine.connect() as c:
+        summary = c.execute(select(exc_table.c.summary).where(exc_table.c.id == edit["id"])).scalar_one()
+    assert "added line 99 (3)" in summary
 
 
 def test_a_short_pick_that_cancels_every_unit_cancels_the_erp_sales_order(settings, monkeypatch):

@@ -151,27 +151,48 @@ async def shipment_observed(msg: Message, ctx: HandlerContext) -> None:
 
 
 def _edited_after_posting(ctx: HandlerContext, rec: OrderRecord, snapshot: Order, updated_at: str | None) -> None:
-    """Units the channel cancelled beyond what the order (or an earlier snapshot) says go to
-    the desk once; the snapshot's cancelled units are kept so a later update says nothing new."""
-    known = {line.line_id: line.cancelled for line in records.canonical(rec).lines}
-    for line_id, quantity in (rec.document.get("channel_cancelled") or {}).items():
-        known[line_id] = max(known.get(line_id, Decimal(0)), Decimal(quantity))
-    newly = {
-        line.line_id: line.cancelled - known[line.line_id]
+    """Units the channel cancelled or added beyond what the order (or an earlier snapshot)
+    says go to the desk once: the ERP and the warehouse have the order as it was posted. The
+    snapshot's cancelled and ordered units are kept so a later update says nothing new."""
+    posted = records.canonical(rec).lines
+    cancelled = _most(rec.document.get("channel_cancelled"), {line.line_id: line.cancelled for line in posted})
+    ordered = _most(rec.document.get("channel_ordered"), {line.line_id: line.ordered for line in posted})
+    newly_cancelled = {
+        line.line_id: line.cancelled - cancelled[line.line_id]
         for line in snapshot.lines
-        if line.line_id in known and line.cancelled > known[line.line_id]
+        if line.line_id in cancelled and line.cancelled > cancelled[line.line_id]
     }
-    seen = {line.line_id: str(line.cancelled) for line in snapshot.lines if line.cancelled > 0}
-    document = {**rec.document, "channel_cancelled": seen} if seen else rec.document
+    added = {
+        line.line_id: line.ordered - ordered.get(line.line_id, Decimal(0))
+        for line in snapshot.lines
+        if line.ordered > ordered.get(line.line_id, Decimal(0))
+    }
+    document = dict(rec.document)
+    if seen := {line.line_id: str(line.cancelled) for line in snapshot.lines if line.cancelled > 0}:
+        document["channel_cancelled"] = seen
+    if added:
+        latest = _most({line.line_id: str(line.ordered) for line in snapshot.lines}, ordered)
+        document["channel_ordered"] = {line_id: str(q) for line_id, q in latest.items()}
     records.save(ctx, rec.evolve(channel_updated_at=updated_at, document=document))
-    if not newly:
+    changes = [f"cancelled {q} of line {line}" for line, q in newly_cancelled.items()]
+    changes += [f"added {q} to line {line}" if line in ordered else f"added line {line} ({q})"
+                for line, q in added.items()]  # fmt: skip
+    if not changes:
         return
-    listed = ", ".join(f"{q} of line {line}" for line, q in newly.items())
     problem = PermanentError(
         "business.channel_edit_after_posting",
-        f"order {rec.order_ref}: the channel cancelled {listed} after the order reached the ERP "
+        f"order {rec.order_ref}: the channel {', '.join(changes)} after the order reached the ERP "
         f"(stage {rec.stage})",
-        "Reduce or cancel the lines in the ERP and ask the warehouse to hold them, or ship and "
-        "refund on the channel; resolve this exception once decided.",
+        "Cancelled units: reduce the lines in the ERP and ask the warehouse to hold them, or ship "
+        "and refund on the channel. Added units: add them to the ERP sales order and ship them, or "
+        "take them off on the channel. Resolve this exception once decided.",
     )
     needs_attention(ctx, rec.order_ref, problem)
+
+
+def _most(seen: dict[str, str] | None, posted: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Per line, the larger of what the posted order says and an earlier snapshot reported."""
+    out = dict(posted)
+    for line_id, quantity in (seen or {}).items():
+        out[line_id] = max(out.get(line_id, Decimal(0)), Decimal(quantity))
+    return out
