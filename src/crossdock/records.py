@@ -63,9 +63,10 @@ class Message:
     earlier_attempts: int = 0  # attempts before an operator's retry reset `attempts`
 
     @property
-    def may_have_acted(self) -> bool:
-        """Whether an earlier attempt of this step may have reached the other system: a retry,
-        a retry from the exception desk (its budget starts again at 0), or a resubmission."""
+    def tried_before(self) -> bool:
+        """Whether this step ran before: a retry, a retry from the exception desk (its budget
+        starts again at 0), or a resubmission. A step with an external effect looks its
+        reference up first then (the earlier attempt may have reached the other system)."""
         return self.attempts > 1 or self.earlier_attempts > 0 or self.resubmitted_from is not None
 
     def evolve(self, **changes: Any) -> Message:

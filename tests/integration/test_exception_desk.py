@@ -80,7 +80,7 @@ def test_parked_message_is_retried_with_fresh_budget_and_completes(hub):
     m = _message(hub, mid)
     assert m.status is Status.READY and m.attempts == 0 and m.first_attempt_at is None
     # the fresh budget does not hide that the step ran: one that acts outside looks first
-    assert m.earlier_attempts == 1 and m.may_have_acted
+    assert m.earlier_attempts == 1 and m.tried_before
     assert _exception_of(hub, mid).status == ExceptionStatus.RETRIED
     _work(hub)
     assert _message(hub, mid).status is Status.DONE
@@ -133,7 +133,7 @@ def test_resubmitted_message_keeps_its_place_in_the_key_and_original_stays_for_a
     assert original.status is Status.RESUBMITTED
     assert copy.resubmitted_from == first and copy.seq == original.seq and copy.idempotency_key == "o-1.1#r1"
     assert (copy.ordering_key, copy.correlation_id, copy.stream) == ("o-1", "o-1.1", original.stream)
-    assert copy.attempts == 0 and copy.may_have_acted  # the original's attempts may have acted
+    assert copy.attempts == 0 and copy.tried_before  # the original's attempts may have acted
     with hub.engine.connect() as c:
         assert (
             c.execute(select(store.messages.c.resubmitted_as).where(store.messages.c.id == first)).scalar()

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from crossdock.configuration import SecretBox, load_text
 from crossdock.connectors.shopify import codec as shopify_codec
 from crossdock.domain.money import Money
 from crossdock.domain.order_lines import OrderLine
@@ -19,6 +20,7 @@ from crossdock.domain.orders import Order
 from crossdock.errors import TransientError
 from crossdock.sandbox.traffic import make_catalog, shopify_order
 from crossdock.store import exceptions as desk
+from crossdock.store.configuration import apply_config
 from crossdock.store.queries import ExceptionFilter
 from crossdock.store.tables import exceptions as exc_table
 from tests.support.order_steps import TENANT, D, ErpWithoutLineCancellation, Harness, run, seed_order
@@ -319,6 +321,56 @@ def test_units_the_channel_adds_after_posting_go_to_the_desk(settings, monkeypat
     with h.hub.engine.connect() as c:
         summary = c.execute(select(exc_table.c.summary).where(exc_table.c.id == edit["id"])).scalar_one()
     assert "added line 99 (3)" in summary
+
+
+PRICED = """version: 1
+tenants:
+  - id: acme
+    name: Acme
+    mappings:
+      sku: [{channel: shopify, sku: CD-1001, item: A}]
+      tax_codes: [{channel: shopify, title: "*", tax_code: US-SALES}]
+      shipping_methods: [{channel: shopify, method: "*", carrier: UPS, service: GROUND}]
+      customers: {unmatched: {shopify: {policy: create}}}
+      legal_entities: {default: ACME-US}
+    validation: {price_tolerance_percent: 5, currencies: [USD]}
+"""
+
+
+def test_a_price_mismatch_retried_after_the_erp_price_is_fixed_reads_the_price_again(settings, monkeypatch):
+    """The ERP list price was wrong; the order parked on it. The price is fixed in the ERP and
+    the exception retried at once: the step reads the ERP's prices again, not the few minutes'
+    cache it was parked on."""
+    h = Harness(settings, monkeypatch)
+    apply_config(h.hub.engine, load_text(PRICED, "t.yaml"), "t.yaml", PRICED, "test", SecretBox.from_settings(settings))
+    rng = random.Random(3)
+    item = make_catalog(rng, 1)[0]
+    payload = shopify_order(rng, order_id=6003, number=1003, first_line_id=90, customer_id=9,
+                            lines=[(item, 1)], now="2026-01-01T00:00:00Z",
+                            shop_domain="x.myshopify.com", currency="USD")  # fmt: skip
+    list_price = {"A": item.price * 2}
+
+    async def prices(items, currency):
+        return {i: list_price[i] for i in items if i in list_price}
+
+    h.erp.prices = prices
+
+    async def go():
+        ref = seed_order(h, shopify_codec.decode_order(payload), {}, stage="received")
+        await h.deliver("order.validate", {"order_ref": ref}, ref)
+        await h.run()
+        [parked] = h.open_exceptions()
+        assert parked["category"] == "business.price_mismatch"
+        list_price["A"] = item.price
+        with h.hub.engine.begin() as c:
+            desk.retry(c, ExceptionFilter(tenant_ids=(TENANT,)), "op", h.clock())
+        await h.run()
+        await h.close()
+        return ref
+
+    ref = run(go())
+    assert not h.open_exceptions() and h.erp.created == ["SO-1"]
+    assert h.order(ref).order.stage != "received"
 
 
 def test_a_short_pick_that_cancels_every_unit_cancels_the_erp_sales_order(settings, monkeypatch):

@@ -41,7 +41,7 @@ async def confirm_shipment(msg: Message, ctx: HandlerContext) -> None:
     channel = await connector(ctx, rec.connection_id, role="channel")
     shipment, order = records.shipment_of(srec), channel_ref(rec)
     confirmation = None
-    if msg.may_have_acted:  # the channel may have taken the earlier attempt
+    if msg.tried_before:  # the channel may have taken the earlier attempt
         confirmation = await channel.find_shipment_confirmation(order, shipment)
     if confirmation is None:
         confirmation = await channel.confirm_shipment(order, shipment)
@@ -58,7 +58,7 @@ async def post_invoice(msg: Message, ctx: HandlerContext) -> None:
     settings = await order_settings(ctx)
     erp = await connector(ctx, settings.erp, role="erp")
     invoice = None
-    if msg.may_have_acted:
+    if msg.tried_before:
         invoice = await erp.find_invoice(srec.shipment_ref)
     if invoice is None:
         request = InvoiceRequest(rec.erp_id or "", srec.shipment_ref, _invoice_lines(rec, srec))

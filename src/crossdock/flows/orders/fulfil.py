@@ -2,7 +2,7 @@
 
 Every command carries a deterministic reference (the order's external reference, the
 release reference). A step whose earlier attempt may have taken effect (any attempt after
-the first, one retried from the exception desk, a resubmission: `Message.may_have_acted`)
+the first, one retried from the exception desk, a resubmission: `Message.tried_before`)
 looks the reference up before doing it again."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def erp_create(msg: Message, ctx: HandlerContext) -> None:
     erp = await connector(ctx, settings.erp, role="erp")
     request = sales_order_of(rec)
     posted = None
-    if msg.may_have_acted:  # an earlier attempt may have created it: look before creating
+    if msg.tried_before:  # an earlier attempt may have created it: look before creating
         posted = await erp.find_sales_order(request.external_reference)
     if posted is None:
         posted = await erp.create_sales_order(request)
@@ -58,7 +58,7 @@ async def release(msg: Message, ctx: HandlerContext) -> None:
     wms = await connector(ctx, rel.connection_id, role="wms")
     request = _release_request(rec, rel)
     wms_ref = None
-    if msg.may_have_acted:
+    if msg.tried_before:
         wms_ref = await wms.find_release(ref)
     if wms_ref is None:
         wms_ref = await wms.release(request)

@@ -58,7 +58,10 @@ async def validate(msg: Message, ctx: HandlerContext) -> None:
     channel = await connector(ctx, rec.connection_id, role="channel")
     acknowledge = getattr(channel, "requires_acknowledgement", False) and order.acknowledged_at is None
     try:
-        prices = await _price_list(ctx, settings.erp, [line.item_code for line in mapped.lines], order.currency)
+        items = [line.item_code for line in mapped.lines]
+        # A step run again (an operator's retry after fixing a price in the ERP) reads the
+        # prices afresh: the cached ones are what it was parked on.
+        prices = await _price_list(ctx, settings.erp, items, order.currency, fresh=msg.tried_before)
     except (TransientError, ThrottledError):
         if not acknowledge:
             raise
@@ -89,12 +92,15 @@ def _check(mapped: MappedOrder, rules, prices: dict[str, Money] | None) -> None:
         raise _permanent(exc) from exc
 
 
-async def _price_list(ctx: HandlerContext, erp_id: str | None, items: list[str], currency: str) -> dict[str, Money]:
-    """ERP list prices, cached per connection for a few minutes (price lists change rarely)."""
+async def _price_list(
+    ctx: HandlerContext, erp_id: str | None, items: list[str], currency: str, *, fresh: bool = False
+) -> dict[str, Money]:
+    """ERP list prices, cached per connection for a few minutes (price lists change rarely);
+    `fresh`: read them all from the ERP (and keep them)."""
     erp = await connector(ctx, erp_id, role="erp")
     cache = ctx.services.cache_for(erp_id).setdefault(f"prices:{currency}", {})
     now = time.monotonic()
-    missing = [i for i in items if i not in cache or now - cache[i][0] > PRICE_CACHE_SECONDS]
+    missing = [i for i in items if fresh or i not in cache or now - cache[i][0] > PRICE_CACHE_SECONDS]
     if missing:
         fetched = await erp.prices(missing, currency)
         for item in missing:
