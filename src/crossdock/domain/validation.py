@@ -92,9 +92,9 @@ def _required_fields(order: Order) -> Iterator[DomainError]:
     if not order.lines:
         yield missing("the order has no lines", "Edit the order at the channel to add its items.")
     for line in order.lines:
-        if line.sku is None:
+        if line.sku is None and line.channel_product_ref is None:  # a product id (an ASIN) maps too
             yield missing(
-                f"line {line.line_id} has no SKU",
+                f"line {line.line_id} has neither a SKU nor a product id",
                 "Give the product a SKU at the channel, then resubmit the order.",
             )
 

@@ -43,7 +43,11 @@ def test_a_complete_order_has_no_problems():
     [
         (order(order_id=" "), "validation.required_field", "channel order id"),
         (Order("shopify", "1", "USD", [], ship_to=HOME), "validation.required_field", "no lines"),
-        (order(OrderLine("L9", None, 2, usd("3.00"))), "validation.required_field", "line L9 has no SKU"),
+        (
+            order(OrderLine("L9", None, 2, usd("3.00"))),
+            "validation.required_field",
+            "line L9 has neither a SKU nor a product id",
+        ),
         (
             order(OrderLine("L1", "W", 0, usd("3.00")), stated=None),
             "validation.quantity_invalid",
@@ -61,6 +65,11 @@ def test_a_complete_order_has_no_problems():
 def test_each_rule_names_what_is_wrong(bad_order, code, words):
     (problem,) = validate_order(bad_order)
     assert problem.code == code and words in problem.detail and problem.hint
+
+
+def test_a_line_known_by_its_product_id_alone_needs_no_sku():
+    by_asin = OrderLine("L1", None, 2, usd("3.00"), channel_product_ref="B07WIDGET1")
+    assert validate_order(order(by_asin)) == []
 
 
 def test_totals_within_a_cent_pass():
