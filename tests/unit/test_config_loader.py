@@ -67,6 +67,17 @@ def test_a_typo_in_a_kind_config_is_an_error():
     assert "crossdock.yaml:12: tenants[0].connections[1].config.ulr: Extra inputs are not permitted" in errors
 
 
+def test_the_settings_crossdock_reads_are_checked_and_the_rest_are_the_tenants():
+    given = "    name: ACME\n    settings: {sla: {shopify: {post_minutes: soon}}, orders: {short_pick: refund}, notes: x}\n"
+    errors = errors_of(VALID.replace("    name: ACME\n", given))
+    assert any("tenants[0].settings.sla.shopify.post_minutes: Input should be a valid number" in e for e in errors)
+    assert any("tenants[0].settings.orders.short_pick: Input should be 'backorder' or 'cancel'" in e for e in errors)
+    assert len(errors) == 2  # `notes` is the tenant's own
+    good = "    name: ACME\n    settings: {sla: {walmart: {ack_minutes: 240}}, orders: {erp: acme-erp}, notes: x}\n"
+    settings = load_text(VALID.replace("    name: ACME\n", good), "c.yaml").tenants[0].settings
+    assert settings["notes"] == "x" and settings["sla"] == {"walmart": {"ack_minutes": 240}}
+
+
 def test_unknown_kind_points_at_the_kind_line():
     (error,) = errors_of(VALID.replace("kind: http", "kind: ftp"))
     assert error.startswith("crossdock.yaml:10: tenants[0].connections[1].kind: Input tag 'ftp'")

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from crossdock.configuration.availability import AvailabilitySection
@@ -20,6 +28,7 @@ from crossdock.configuration.catalog import cross_check as check_catalog
 from crossdock.configuration.pricing import PricingSection
 from crossdock.configuration.pricing import cross_check as check_pricing
 from crossdock.configuration.secrets import ENV_NAME, env_reference_name, map_secrets
+from crossdock.configuration.settings import check_settings
 from crossdock.configuration.tenant_rules import Mappings, RoutingSection, ValidationSection
 from crossdock.configuration.tenant_rules import cross_check as check_tenant_rules
 from crossdock.connectors.kinds import CONFIG_MODELS
@@ -71,7 +80,7 @@ class Route(Strict):
 class Tenant(Strict):
     id: Ident
     name: str = Field(min_length=1, max_length=200)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: Annotated[dict[str, Any], AfterValidator(check_settings)] = Field(default_factory=dict)
     connections: list[Connection] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     mappings: Mappings | None = None  # see tenant_rules: SKUs, units, taxes, shipping, customers

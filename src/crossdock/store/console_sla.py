@@ -46,13 +46,20 @@ DEFAULT_SLAS: dict[str, ChannelSla] = {
 
 
 def policies(settings: dict) -> dict[str, ChannelSla]:
-    """The code's defaults with the tenant's `sla` settings laid over them."""
+    """The code's defaults with the tenant's `sla` settings laid over them. `crossdock apply`
+    checks them (configuration.settings); a value it would refuse, stored before it did, is
+    left out rather than failing every page that shows a clock."""
     result = dict(DEFAULT_SLAS)
-    for channel, values in (settings.get("sla") or {}).items():
+    sla = settings.get("sla")
+    for channel, values in (sla if isinstance(sla, dict) else {}).items():
         if isinstance(values, dict):
-            known = {k: v for k, v in values.items() if k in ChannelSla.__dataclass_fields__}
+            known = {k: v for k, v in values.items() if k in ChannelSla.__dataclass_fields__ and _minutes(v)}
             result[channel] = dataclasses.replace(result.get(channel, result["*"]), **known)
     return result
+
+
+def _minutes(value: object) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value > 0)
 
 
 @dataclass(frozen=True)
