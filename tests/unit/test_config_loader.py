@@ -78,6 +78,14 @@ def test_the_settings_crossdock_reads_are_checked_and_the_rest_are_the_tenants()
     assert settings["notes"] == "x" and settings["sla"] == {"walmart": {"ack_minutes": 240}}
 
 
+def test_a_file_that_is_not_utf8_or_holds_an_impossible_date_is_an_error_not_a_crash(tmp_path):
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(VALID.replace("name: ACME", "name: Acm\xe9").encode("latin-1"))
+    with pytest.raises(ConfigErrors, match=r"latin1.yaml:4: not UTF-8 text"):
+        load_file(latin1)
+    assert errors_of("version: 1\nwhen: 2026-02-30\n") == ["crossdock.yaml: a value YAML cannot build: ValueError"]
+
+
 def test_unknown_kind_points_at_the_kind_line():
     (error,) = errors_of(VALID.replace("kind: http", "kind: ftp"))
     assert error.startswith("crossdock.yaml:10: tenants[0].connections[1].kind: Input tag 'ftp'")

@@ -50,6 +50,10 @@ def load_file(path: str | Path) -> LoadedConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigErrors([ConfigError(str(path), None, "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        problem = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        raise ConfigErrors([ConfigError(str(path), line, "", problem)]) from None
     return LoadedConfig(str(path), text, load_text(text, str(path)))
 
 
@@ -82,6 +86,9 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int], list[Confi
         return None, {}, [ConfigError(source, line, "", f"YAML syntax error: {exc.problem or exc.context}")]
     except yaml.YAMLError as exc:
         return None, {}, [ConfigError(source, None, "", f"YAML error: {type(exc).__name__}")]
+    except (ValueError, TypeError, RecursionError) as exc:  # a scalar YAML types but cannot build
+        # (a date such as 2026-02-30), or keys that cannot be compared: no value is quoted.
+        return None, {}, [ConfigError(source, None, "", f"a value YAML cannot build: {type(exc).__name__}")]
     finally:
         loader.dispose()
 
