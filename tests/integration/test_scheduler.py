@@ -223,8 +223,22 @@ def test_operator_commands_list_show_retry_resubmit_resolve(settings, tmp_path):
     remaining = _json(_cli(settings, "exceptions", "list", "--json"))
     assert [e["tenant_id"] for e in remaining] == ["globex"]
 
+    again = _cli(settings, "exceptions", "retry", str(by_message[ids["a2"]]), "999999")
+    assert again.exit_code == 3 and "999999" in again.output  # not open, unknown: not "done"
+    assert _cli(settings, "exceptions", "resolve", "999999", "--reason", "x").exit_code == 3
+
     hub = bootstrap.build(settings)
     with hub.engine.connect() as c:
         assert store.get(c, ids["a1"]).status is Status.RESUBMITTED
         assert store.get(c, ids["a3"]).status is Status.RESOLVED
     hub.close()
+
+
+def test_operator_commands_refuse_ids_and_urls_the_database_cannot_take(settings):
+    huge = str(2**70)
+    for args in (("messages", "show", huge), ("exceptions", "retry", huge), ("apikeys", "revoke", huge)):
+        out = _cli(settings, *args)
+        assert out.exit_code == 2 and "cannot hold" in out.output and "Traceback" not in out.output, args
+    bad = CliRunner().invoke(app, ["messages", "show", "1"], env={"CROSSDOCK_DATABASE_URL": "nonsense://x"})
+    assert bad.exit_code == 2 and "not a database URL" in bad.output
+

@@ -16,11 +16,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
-from crossdock.cli.messages import cells, echo_json, one_of, reading, when
-from crossdock.config import Settings
+from crossdock.cli.messages import cells, configured_engine, database_errors, echo_json, one_of, reading, when
 from crossdock.records import ExceptionStatus
 from crossdock.store import exceptions as desk
-from crossdock.store.db import make_engine
 
 app = typer.Typer(help="The exception desk: parked messages waiting for an operator.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -49,9 +47,10 @@ def os_user() -> str:
 
 @contextlib.contextmanager
 def writing() -> Iterator[Connection]:
-    engine = make_engine(Settings.from_env().database_url)
+    """A transaction on the configured database; failures are clear errors (see `reading`)."""
+    engine = configured_engine()
     try:
-        with engine.begin() as conn:
+        with database_errors("write to the database"), engine.begin() as conn:
             yield conn
     finally:
         engine.dispose()
@@ -157,14 +156,23 @@ def _bulk_guard(
         typer.confirm(f"{verb} {n} open exception(s)?", abort=True)
 
 
-def _report(result: desk.ActionResult, as_json: bool) -> None:
+def _report(result: desk.ActionResult, as_json: bool, ids: list[int] | None = None) -> None:
+    """Print what was done; exit 3 when exceptions named by id were not acted on (unknown,
+    or no longer open), naming them, so a script does not take "nothing" for done."""
     if as_json:
         echo_json(result.to_dict())
-        return
-    extra = (
-        f" → new message(s) {', '.join(map(str, result.new_message_ids))}" if result.new_message_ids else ""
-    )
-    Console().print(f"{result.action}: {result.count} exception(s){extra}", markup=False)
+    else:
+        extra = (
+            f" → new message(s) {', '.join(map(str, result.new_message_ids))}" if result.new_message_ids else ""
+        )
+        Console().print(f"{result.action}: {result.count} exception(s){extra}", markup=False)
+    missed = sorted(set(ids or ()) - set(result.exception_ids))
+    if missed:
+        err.print(
+            f"not acted on (unknown, or not open): {', '.join(map(str, missed))}; see `crossdock exceptions list`",
+            markup=False,
+        )
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -186,7 +194,7 @@ def retry(
     _bulk_guard("Retry", ids, flt, all_open, yes)
     with writing() as conn:
         result = desk.retry(conn, flt, actor or os_user(), time.time())
-    _report(result, as_json)
+    _report(result, as_json, ids)
 
 
 @app.command()
@@ -238,4 +246,4 @@ def resolve(
     _bulk_guard("Resolve", ids, flt, all_open, yes)
     with writing() as conn:
         result = desk.resolve(conn, flt, reason, actor or os_user(), time.time())
-    _report(result, as_json)
+    _report(result, as_json, ids)

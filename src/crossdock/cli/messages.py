@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, NoSuchModuleError
 
 from crossdock.config import Settings
 from crossdock.records import Status
@@ -27,18 +27,52 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="messages")
 
 
-@contextlib.contextmanager
-def reading() -> Iterator[Connection]:
-    """A read-only transaction on the configured database; a missing schema is a clear error."""
-    engine = make_engine(Settings.from_env().database_url)
+def configured_engine() -> Engine:
+    """The engine of `CROSSDOCK_DATABASE_URL`; a URL it cannot use exits 2, saying so."""
+    url = Settings.from_env().database_url
     try:
-        with engine.connect().execution_options(readonly=True) as conn, conn.begin():
-            yield conn
+        return make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        Console(stderr=True).print(
+            f"CROSSDOCK_DATABASE_URL is not a database URL Crossdock can use ({exc}); "
+            "give sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
+            markup=False,
+        )
+        raise typer.Exit(2) from None
+
+
+@contextlib.contextmanager
+def database_errors(doing: str) -> Iterator[None]:
+    """Database failures as one line and an exit status, not a traceback: a value no column
+    can hold (an id beyond 64 bits, a text with NUL) exits 2; anything else the database
+    refuses (no schema, no server) exits 1."""
+    try:
+        yield
+    except (OverflowError, DataError) as exc:
+        Console(stderr=True).print(
+            f"cannot {doing}: a value the database cannot hold (an id beyond 64 bits, a text with NUL)"
+            f" [{type(exc).__name__}]",
+            markup=False,
+        )
+        raise typer.Exit(2) from None
     except DBAPIError as exc:
         Console(stderr=True).print(
-            f"cannot read the database ({exc.orig}); is the schema there? (crossdock db upgrade)"
+            f"cannot {doing} ({str(exc.orig).strip()}); is the schema there? (crossdock db upgrade)", markup=False
         )
         raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[Connection]:
+    """A read-only transaction on the configured database; failures are clear errors."""
+    engine = configured_engine()
+    try:
+        with (
+            database_errors("read the database"),
+            engine.connect().execution_options(readonly=True) as conn,
+            conn.begin(),
+        ):
+            yield conn
     finally:
         engine.dispose()
 
