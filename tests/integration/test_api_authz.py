@@ -39,6 +39,7 @@ from crossdock.store.db import make_engine
 from crossdock.store.orders import OrderRecord, save_order
 from crossdock.store.tables import audit_log, exceptions
 from tests.conftest import PG_SKIP, PG_URL, _truncate_all
+from tests.support.tenants import ensure_tenants
 
 OWN, FOREIGN = "acme", "globex"
 SECRETS = {"acme": "acme-bearer-s3cret-0001", "globex": "globex-bearer-s3cret-0002"}
@@ -451,6 +452,14 @@ def test_openapi_and_docs_are_served_under_api_v1(shared):
 def test_apikeys_cli_prints_a_key_once_lists_and_revokes(db_url, tmp_path):
     env = {"CROSSDOCK_DATABASE_URL": db_url, "CROSSDOCK_VAR_DIR": str(tmp_path)}
     runner = CliRunner()
+    unknown = ["apikeys", "create", "--name", "desk", "--role", "tenant_viewer", "--tenant", "acme"]
+    refused = runner.invoke(cli_app, unknown, env=env)
+    assert refused.exit_code == 2 and "no tenant acme" in refused.output  # a misspelt tenant is no scope
+    long_name = ["apikeys", "create", "--name", "x" * 201, "--role", "partner_admin", "--all-tenants"]
+    assert runner.invoke(cli_app, long_name, env=env).exit_code == 2
+    engine = make_engine(db_url)
+    ensure_tenants(engine, "acme")
+    engine.dispose()
     args = ["apikeys", "create", "--name", "desk", "--role", "tenant_viewer", "--tenant", "acme", "--json"]
     created = json.loads(runner.invoke(cli_app, args, env=env).stdout)
     assert created["key"].startswith(created["key_prefix"]) and created["tenants"] == ["acme"]

@@ -21,6 +21,7 @@ from crossdock.errors import TransientError
 from crossdock.records import Delivery, LineageRecord
 from crossdock.store import api_keys, inbox
 from crossdock.store.orders import OrderRecord, save_order
+from tests.support.tenants import ensure_tenants
 
 REF = "shopify:5001"
 FAST = RetryPolicy(base_seconds=0.01, cap_seconds=0.02)
@@ -78,6 +79,7 @@ def hub(settings):
 
 
 def _timeline(hub) -> list[dict]:
+    ensure_tenants(hub.engine, "acme")
     key = hub.database.transaction(api_keys.create, "ops", Role.TENANT_VIEWER, ["acme"], "test", time.time())
     client = TestClient(create_app(hub, run_workers=False))
     response = client.get(
@@ -114,6 +116,7 @@ def test_timeline_lists_every_message_attempt_and_lineage_record_in_time_order(h
 
 
 def test_order_detail_and_list_show_the_order(hub):
+    ensure_tenants(hub.engine, "acme")
     key = hub.database.transaction(api_keys.create, "ops", Role.TENANT_ADMIN, ["acme"], "test", time.time())
     client = TestClient(create_app(hub, run_workers=False))
     auth = {"Authorization": f"Bearer {key.plaintext}"}
@@ -128,6 +131,7 @@ def test_orders_page_on_with_a_cursor(hub):
     for n in range(5):
         rec = OrderRecord("acme", f"amazon:{n}", "amazon", str(n), "acme-amz", "posted", "open", {})
         hub.database.transaction(save_order, rec, now + n)
+    ensure_tenants(hub.engine, "acme")
     key = hub.database.transaction(api_keys.create, "ops", Role.TENANT_VIEWER, ["acme"], "test", now)
     client = TestClient(create_app(hub, run_workers=False))
     auth, seen, cursor = {"Authorization": f"Bearer {key.plaintext}"}, [], None

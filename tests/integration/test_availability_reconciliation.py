@@ -20,6 +20,7 @@ from crossdock.sandbox.state import AmazonListingsConfig, SandboxConfig, Shopify
 from crossdock.store import api_keys, drift
 from crossdock.store.tables import exceptions, schedules
 from tests.support.publishing import AMAZON, LOCATION, SHOP, TENANT, sku, start, stop
+from tests.support.tenants import ensure_tenants
 
 CHANNELS = f"""        {SHOP}:
           publishing: {{reconcile_page: 8}}
@@ -156,6 +157,7 @@ async def test_drift_reports_over_the_cli_and_the_api(rig, settings):
     assert "availability drift" in table and SHOP in table
 
     now = rig.clock()
+    ensure_tenants(rig.hub.engine, "globex")
     own = rig.hub.database.transaction(api_keys.create, "v", Role.TENANT_VIEWER, [TENANT], "test", now)
     other = rig.hub.database.transaction(api_keys.create, "o", Role.TENANT_VIEWER, ["globex"], "test", now)
     client = TestClient(create_app(rig.hub, run_workers=False))

@@ -23,6 +23,7 @@ from crossdock.store.configuration import apply_config
 from crossdock.store.db import make_engine
 from crossdock.store.schedules import get_schedule
 from crossdock.store.tables import messages
+from tests.support.tenants import ensure_tenants
 
 CONNECTIONS = """
     connections:
@@ -114,6 +115,7 @@ def test_an_items_listing_status_per_channel(hub):
                           digest="d2", detail=json.dumps(why))  # fmt: skip
 
     hub.database.transaction(seed)
+    ensure_tenants(hub.engine, "acme", "globex")
     key = hub.database.transaction(
         api_keys.create, "viewer", Role.TENANT_VIEWER, ["acme"], "t", now
     ).plaintext

@@ -12,11 +12,18 @@ from crossdock.cli import app
 from crossdock.store import users as accounts
 from crossdock.store.db import make_engine
 from crossdock.store.tables import audit_log, console_sessions, users
+from tests.support.tenants import ensure_tenants
 
 
 def test_users_are_created_listed_and_disabled_and_disabling_ends_their_sessions(settings):
     env = {"CROSSDOCK_DATABASE_URL": settings.database_url, "CROSSDOCK_VAR_DIR": str(settings.var_dir)}
     run = CliRunner().invoke
+    args = ["users", "create", "ann", "--role", "tenant_viewer", "--tenant", "acme", "--password-stdin"]
+    unknown = run(app, args, input="a long enough secret\n", env=env)
+    assert unknown.exit_code == 2 and "no tenant acme" in unknown.output
+    engine = make_engine(settings.database_url)
+    ensure_tenants(engine, "acme")
+    engine.dispose()
     made = run(
         app,
         [

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from crossdock.access import ALL_TENANTS, Principal, Role
 from crossdock.store import audit
+from crossdock.store.read_models import unknown_tenants
 from crossdock.store.tables import api_keys
 
 KEY_PREFIX = "cdk_"
@@ -76,6 +77,8 @@ def create(
 ) -> Created:
     """A new key; the plaintext is in the answer and nowhere else."""
     role, scope = _checked(name, role, tenants)
+    if unknown := unknown_tenants(conn, scope):
+        raise ApiKeyError(f"no tenant {', '.join(unknown)}: apply the tenant first (crossdock apply)")
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
     values = {
         "name": name.strip(),
@@ -99,8 +102,8 @@ def create(
 
 
 def _checked(name: str, role: Role | str, tenants: list[str]) -> tuple[Role, tuple[str, ...]]:
-    if not name or not name.strip():
-        raise ApiKeyError("a key needs a name")
+    if not name or not name.strip() or len(name.strip()) > 200 or "\x00" in name:
+        raise ApiKeyError("a key's name is 1 to 200 characters, without NUL")
     try:
         role = Role(role)
     except ValueError:

@@ -7,12 +7,14 @@ so nothing reads across tenants by accident."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, case, func, or_, select, tuple_
 
+from crossdock.access import ALL_TENANTS
 from crossdock.configuration.secrets import REDACTED, map_tokens, redact
 from crossdock.store import orders as order_store
 from crossdock.store.queries import ExceptionFilter, group_by_category
@@ -52,6 +54,15 @@ def tenant_ids(conn: Connection, scope: Scope) -> list[str]:
 
 
 # --------------------------------------------------------------------------- tenants
+
+
+def unknown_tenants(conn: Connection, ids: Iterable[str]) -> list[str]:
+    """Of these tenant ids (`*` aside), those no tenant has."""
+    wanted = sorted({t for t in ids if t != ALL_TENANTS})
+    if not wanted:
+        return []
+    known = set(conn.execute(select(tenants.c.id).where(tenants.c.id.in_(wanted))).scalars())
+    return [t for t in wanted if t not in known]
 
 
 def list_tenants(conn: Connection, scope: Scope) -> list[dict]:

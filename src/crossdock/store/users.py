@@ -21,6 +21,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from crossdock.access import ALL_TENANTS, Principal, Role
 from crossdock.store import audit
+from crossdock.store.read_models import unknown_tenants
 from crossdock.store.tables import console_sessions, users
 
 _HASHER = PasswordHasher()  # argon2id with the library's current defaults (RFC 9106 low-memory)
@@ -99,6 +100,8 @@ def create_user(
         raise UserError(f"a {role.value} cannot see every tenant; name its tenants")
     if not tenants:
         raise UserError("give the user's tenants (or every tenant, for partner roles)")
+    if unknown := unknown_tenants(conn, tenants):
+        raise UserError(f"no tenant {', '.join(unknown)}: apply the tenant first (crossdock apply)")
     if get_user(conn, username) is not None:
         raise UserError(f"user {username} already exists")
     values = {
