@@ -340,6 +340,14 @@ def test_a_partner_key_for_all_tenants_sees_every_tenant(shared):
     assert {e["tenant_id"] for e in scoped} == {OWN}
 
 
+def test_a_misspelt_tenant_answers_404_not_an_empty_list(shared):
+    for path in ("/api/v1/exceptions", "/api/v1/messages", "/api/v1/orders", "/api/v1/metrics/summary"):
+        answer = shared.get("partner_all", f"{path}?tenant=acmee")
+        assert answer.status_code == 404 and "acmee" in answer.json()["error"]["message"], path
+    body = {"action": "resolve", "reason": "cleanup"}
+    assert shared.post("partner_all", "/api/v1/exceptions/bulk?tenant=acmee", body).status_code == 404
+
+
 def test_a_tenant_id_in_a_body_is_refused_and_acts_on_nothing(fresh):
     body = {
         "action": "resolve",

@@ -28,7 +28,7 @@ async def get_availability(
     stock, share, cap, threshold, each with the rule applied), what was last handed to
     publishing, the item's stock per location and the orders holding it. 404 when no
     visible channel has computed the item."""
-    scope = scope_for(principal, tenant)
+    scope = await scope_for(db, principal, tenant)
     found = await db.read(channel_availability.availability_view, scope, item, channel)
     if not found:
         raise not_found("availability", f"{item}@{channel}" if channel else item)

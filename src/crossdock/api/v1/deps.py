@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crossdock.access import ALL_TENANTS, Action, Principal
 from crossdock.api.v1.errors import ApiError, not_found, unauthorized
 from crossdock.engine.database import Database
-from crossdock.store import api_keys
+from crossdock.store import api_keys, read_models
 from crossdock.store.read_models import Scope
 
 log = logging.getLogger("crossdock.api.v1")
@@ -81,11 +81,12 @@ Reader = Annotated[Principal, Depends(require(Action.READ))]
 Operator = Annotated[Principal, Depends(require(Action.OPERATE))]
 
 
-def scope_for(principal: Principal, tenant: str | None) -> Scope:
-    """The tenants a request reads or acts on: the asked one if visible (else 404), or
-    every tenant the principal sees (None: all of them)."""
+async def scope_for(db: Database, principal: Principal, tenant: str | None) -> Scope:
+    """The tenants a request reads or acts on: the asked one if it exists and is visible
+    (else 404: a misspelt `?tenant=` answered an empty list, as if the tenant had nothing),
+    or every tenant the principal sees (None: all of them)."""
     if tenant is not None:
-        if not principal.sees(tenant):
+        if not principal.sees(tenant) or await db.read(read_models.unknown_tenants, [tenant]):
             raise not_found("tenant", tenant)
         return (tenant,)
     if principal.is_partner and ALL_TENANTS in principal.tenants:

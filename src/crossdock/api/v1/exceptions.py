@@ -110,7 +110,7 @@ async def list_exceptions(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
     """Exceptions newest first, or counted per category with `group_by=category`."""
-    scope = scope_for(principal, tenant)
+    scope = await scope_for(db, principal, tenant)
     fields = {"category": category, "kind": kind, "connection_id": connection_id}
     flt = _only(scope, status=None if status == "any" else status, **fields)
     if group_by:
@@ -197,7 +197,7 @@ async def resolve(principal: Operator, exc: Exception_, body: ResolveBody, hub: 
 async def bulk(principal: Operator, body: BulkBody, hub: HubDep, tenant: str | None = None) -> JSONResponse:
     """Retry or resolve every open exception matching `filter`, within `?tenant=` (or every
     tenant the key sees). Without a filter or tenant, `all_open: true` is required."""
-    scope = scope_for(principal, tenant)
+    scope = await scope_for(hub.database, principal, tenant)
     f = body.filter
     fields = {k: v for k, v in f.model_dump().items() if k != "ids"}
     if not (tenant or any(fields.values()) or f.ids or body.all_open):

@@ -28,7 +28,7 @@ async def list_messages(
     cursor: str | None = None,
 ) -> dict:
     """Messages without payloads, newest first; `next_cursor` pages on."""
-    scope = scope_for(principal, tenant)
+    scope = await scope_for(db, principal, tenant)
     before = decode_cursor(cursor, (int,))
     query = partial(
         read_models.list_messages,

@@ -14,5 +14,5 @@ router = APIRouter(tags=["metrics"])
 async def summary(principal: Reader, hub: HubDep, tenant: str | None = None) -> dict:
     """Messages by stream and status, the age of the oldest ready message per stream,
     open exceptions by category and orders by stage, over one tenant or all visible."""
-    scope = scope_for(principal, tenant)
+    scope = await scope_for(hub.database, principal, tenant)
     return await hub.database.read(read_models.metrics_summary, scope, hub.clock())

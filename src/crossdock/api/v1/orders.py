@@ -32,7 +32,7 @@ async def list_orders(
     cursor: str | None = None,
 ) -> dict:
     """Orders, newest first; `next_cursor` pages on."""
-    scope = scope_for(principal, tenant)
+    scope = await scope_for(db, principal, tenant)
     after = decode_cursor(cursor, ((int, float), str, str))
     query = partial(
         read_models.list_orders, scope=scope, stage=stage, channel=channel, q=q, limit=limit, after=after

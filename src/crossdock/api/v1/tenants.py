@@ -14,7 +14,7 @@ router = APIRouter(tags=["tenants"])
 @router.get("/tenants")
 async def list_tenants(principal: Reader, db: Db) -> dict:
     """The tenants this key acts for."""
-    return {"items": await db.read(read_models.list_tenants, scope_for(principal, None))}
+    return {"items": await db.read(read_models.list_tenants, await scope_for(db, principal, None))}
 
 
 @router.get("/tenants/{tenant_id}")
