@@ -197,6 +197,8 @@ def test_entries_over_the_api_are_validated_then_queued(world):
         url, json={"item": "CD-1", "price": "-1", "starts_at": "2026-12-01T00:00:00Z"}, headers=auth(keys)
     )
     assert bad.status_code == 422 and "price" in bad.json()["error"]["message"]
+    nul = {"item": "CD\u00001", "price": "9", "starts_at": "2026-12-01"}  # PostgreSQL stores no NUL
+    assert client.post(url, json=nul, headers=auth(keys)).status_code == 422
     backwards = {"item": "CD-1", "price": "9", "starts_at": "2026-12-02", "ends_at": "2026-12-01"}
     assert client.post(url, json=backwards, headers=auth(keys)).status_code == 422
     stranger = {"item": "CD-1", "price": "9", "starts_at": "2026-12-01", "connection_id": "globex-shop"}

@@ -182,3 +182,13 @@ def test_worker_gives_a_throttled_message_back_until_told_without_using_an_attem
         m = store.get(c, written.message_id)
     assert (m.status, m.attempts) == (Status.DONE, 1)
     hub.close()
+
+
+def test_a_value_the_database_cannot_hold_parks_at_once_instead_of_retrying_for_a_day():
+    from sqlalchemy.exc import DataError
+
+    refused = DataError("INSERT ...", {}, Exception('invalid byte sequence for encoding "UTF8": 0x00'))
+    for error in (refused, OverflowError("Python int too large to convert to SQLite INTEGER")):
+        d = decide(error, 1)
+        assert isinstance(d, Park) and d.category == "validation.unstorable_value"
+    assert "0x00" in decide(refused, 1).summary

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from crossdock.domain.money import KNOWN_CURRENCIES, MINOR_UNITS
 from crossdock.domain.pricing import BasePrice, ChannelPriceRule, Direction, PriceEntry, Rounding
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]  # no control characters
 ConnectionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 # Prices below a trillion with at most 6 decimals: room for any currency, and a price of

@@ -12,8 +12,13 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy.exc import DataError
+
 from crossdock.domain.errors import DomainError
 from crossdock.errors import Owner, PermanentError, Severity, ThrottledError, TransientError, default_owner
+
+# Failures of the value, not of the moment: the database refused what a step wrote.
+UNSTORABLE = (DataError, OverflowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,18 @@ class RetryPolicy:
             # hint, not retried for a day as a defect while the order's later steps wait.
             hint = error.hint or "The order's data breaks a rule of the model; correct it, then retry."
             return Park(error.code, error.detail, hint, Severity.HIGH, default_owner(error.code), {})
+        if isinstance(error, UNSTORABLE):
+            # A value no column can hold (a text with NUL or too long for PostgreSQL, an
+            # integer beyond 64 bits) fails the same way on every retry: parked at once.
+            first_line = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+            return Park(
+                "validation.unstorable_value",
+                f"a value the database cannot hold: {first_line}",
+                "Correct the value at its source (no NUL characters, texts within their limits), then resubmit.",
+                Severity.HIGH,
+                Owner.PARTNER,
+                {},
+            )
         if isinstance(error, TransientError):
             category, summary = "transient.exhausted", error.detail
             hint = "The other system kept failing; check its health, then retry."
