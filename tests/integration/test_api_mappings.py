@@ -177,3 +177,29 @@ def test_an_unmapped_sku_order_completes_after_mapping_it_over_the_api_and_a_bul
         assert {store.get(c, i).status for i in ids} == {Status.DONE}
     assert sorted(MAPPED) == sorted((f"o-{n}", i) for n in range(3) for i in ("ITEM-A1", "ITEM-N9"))
     assert client.get(f"/api/v1/exceptions?tenant={OWN}", headers=_auth(keys)).json()["items"] == []
+
+
+def test_order_rule_documents_are_read_and_replaced_over_the_api(world):
+    hub, client, keys = world
+    url = f"/api/v1/tenants/{OWN}/rules"
+    assert client.get(f"{url}/legal_entities", headers=_auth(keys)).json()["value"] is None
+    entities = {"default": "ACME-US", "rules": [{"entity": "ACME-CA", "countries": ["CA"]}]}
+    put = client.put(f"{url}/legal_entities", json=entities, headers=_auth(keys))
+    assert put.status_code == 200 and put.json()["updated_by"]
+    stored = put.json()["value"]
+    assert stored["default"] == "ACME-US" and stored["rules"][0]["countries"] == ["CA"]
+    policy = {"unmatched": {"shopify": {"policy": "default_account", "account": "C-WEB"}}}
+    assert client.put(f"{url}/customer_policies", json=policy, headers=_auth(keys)).status_code == 200
+    with hub.engine.connect() as c:
+        rules = read_rules(c, OWN)
+    assert rules.mappings.default_legal_entity == "ACME-US"
+    assert rules.mappings.customer_policies["shopify"].account == "C-WEB"
+    assert len(_audit(hub, "rules.put")) == 2
+
+    guess = {"unmatched": {"shopify": {"policy": "guess"}}}
+    bad = client.put(f"{url}/customer_policies", json=guess, headers=_auth(keys))
+    assert bad.status_code == 422 and "policy" in bad.json()["error"]["message"]
+    assert client.put(f"{url}/pricing", json={}, headers=_auth(keys)).status_code == 404  # crossdock apply's
+    viewer = _auth(keys, Role.TENANT_VIEWER.value)
+    assert client.put(f"{url}/legal_entities", json=entities, headers=viewer).status_code == 403
+    assert client.get(f"/api/v1/tenants/{FOREIGN}/rules/routing", headers=_auth(keys)).status_code == 404

@@ -256,6 +256,27 @@ def list_entries(conn: Connection, tenant_id: str, section: str) -> list[dict[st
     ]
 
 
+# The rule documents the order flow reads at every step (`read_rules`), editable over the API
+# like mapping entries. The others (availability, catalog, pricing) start recomputations when
+# they change, which `crossdock apply` does; they are changed there.
+ORDER_RULES = ("units", "customer_policies", "legal_entities", "routing", "validation")
+
+
+def get_rule(conn: Connection, tenant_id: str, name: str) -> dict[str, Any] | None:
+    """One rule document `{name, value, updated_at, updated_by}` (value None: never set);
+    None for an unknown tenant. LookupError for an unknown rule name."""
+    _model(RULES, name)
+    if conn.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).scalar() is None:
+        return None
+    t = tenant_rules.c
+    row = conn.execute(
+        select(t.value, t.updated_at, t.updated_by).where(t.tenant_id == tenant_id, t.name == name)
+    ).first()
+    if row is None:
+        return {"name": name, "value": None, "updated_at": None, "updated_by": None}
+    return {"name": name, "value": json.loads(row.value), "updated_at": row.updated_at, "updated_by": row.updated_by}
+
+
 # -- single-entry edits (the API), each audited ------------------------------------------------------
 
 

@@ -1,5 +1,8 @@
 """A tenant's mappings, one entry at a time: list a section, add or replace an entry,
-remove one by its key. Sections: sku, uom, tax_codes, shipping_methods, customers.
+remove one by its key. Sections: sku, uom, tax_codes, shipping_methods, customers. And the
+order rule documents, each read or replaced whole: units (erp_uom, item_erp_uoms),
+customer_policies (what to do with an unmatched customer, per channel), legal_entities,
+routing and validation.
 
 An entry is written as in the configuration file (`{channel: shopify, sku: A-1, item: X}`)
 and validated against the tenant's whole mapping set before it is stored; an invalid one
@@ -83,3 +86,42 @@ async def delete_mapping(tenant_id: str, section: str, key: str, principal: Mana
     if not await asyncio.to_thread(store.delete_entry, engine, tenant_id, section, key, principal.name):
         raise not_found("mapping", key)
     return {"deleted": key, "section": section}
+
+
+def _rule(name: str) -> None:
+    if name not in store.ORDER_RULES:
+        hint = f"One of {', '.join(store.ORDER_RULES)}; the others are changed with crossdock apply."
+        raise ApiError(404, "rule.not_found", f"no order rule document {name}", hint)
+
+
+@router.get("/tenants/{tenant_id}/rules/{name}")
+async def get_rule(tenant_id: str, name: str, principal: Reader, db: Db) -> dict:
+    """The rule document as stored (`value` null: never set), with who changed it last."""
+    visible(principal, "tenant", tenant_id, tenant_id)
+    _rule(name)
+    found = await db.read(store.get_rule, tenant_id, name)
+    if found is None:
+        raise not_found("tenant", tenant_id)
+    return found
+
+
+@router.put("/tenants/{tenant_id}/rules/{name}")
+async def put_rule(
+    tenant_id: str,
+    name: str,
+    principal: Manager,
+    hub: HubDep,
+    document: Annotated[dict[str, Any], Body(description="The whole document, as in the configuration file.")],
+) -> dict:
+    """Replace the rule document, validated against the tenant's whole rule set; audited. The
+    next order step of every process uses it."""
+    visible(principal, "tenant", tenant_id, tenant_id)
+    _rule(name)
+    engine = hub.database.engine
+    try:
+        await asyncio.to_thread(store.put_rule, engine, tenant_id, name, document, principal.name)
+    except LookupError:
+        raise not_found("tenant", tenant_id) from None
+    except (ValidationError, DomainError, ValueError) as exc:
+        raise _invalid(exc) from None
+    return await hub.database.read(store.get_rule, tenant_id, name)
