@@ -237,6 +237,9 @@ def test_resubmit_with_invalid_json_shows_the_error_and_changes_nothing(client, 
     answer = client.post(f"{url}/resubmit", data={"payload": '{"sku": "A-1",', "csrf_token": token})
     assert answer.status_code == 422
     assert "not valid JSON" in answer.text and "{&#34;sku&#34;: &#34;A-1&#34;," in answer.text
+    for bad, why in (('{"sku": "A-1", "sku": "B-2"}', "twice"), ("null", "null")):
+        refused = client.post(f"{url}/resubmit", data={"payload": bad, "csrf_token": token})
+        assert refused.status_code == 422 and why in refused.text
     with hub.engine.connect() as c:
         assert c.execute(select(func.count()).select_from(messages)).scalar_one() == 1
     assert status_of(hub, [mid]) == {"parked"} and rows(hub, exceptions)[0].status == "open"
@@ -246,6 +249,13 @@ def test_resubmit_with_invalid_json_shows_the_error_and_changes_nothing(client, 
     )
     assert good.status_code == 200 and "resubmitted" in good.text
     assert status_of(hub, [mid]) == {"resubmitted"}
+
+
+def test_a_misspelt_status_on_the_desk_says_so(client, hub):
+    park(hub, "acme", 1)
+    sign_in(client, "olga")
+    page = client.get("/console/exceptions?status=resolvd")
+    assert page.status_code == 200 and "no status" in page.text and "resolvd" in page.text
 
 
 def test_the_partners_brand_appears_on_every_page(settings, hub, monkeypatch):

@@ -9,10 +9,12 @@ acting at once never both act on the same exception.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, insert, select, update
@@ -267,10 +269,25 @@ def _link_resubmission(conn: Connection, tenant: str, new_id: int, orig_id: int)
 
 
 def _check_json(payload: str) -> None:
+    """An edited payload is one JSON value, not null, with each key once per object: with a
+    key given twice, readers disagree on which value counts (the console, the CLI and the
+    API all resubmit through here)."""
     try:
         orjson.loads(payload)
+        value = json.loads(payload, object_pairs_hook=_once_each)
     except (orjson.JSONDecodeError, TypeError) as exc:
         raise InvalidPayload(f"the payload is not valid JSON: {exc}") from None
+    if value is None:
+        raise InvalidPayload("the payload is null: give the edited message payload")
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise InvalidPayload(f"the payload gives {key!r} twice in one object; give each key once")
+        seen.add(key)
+    return dict(pairs)
 
 
 def _by_tenant(taken: list[tuple]) -> list[tuple[str, list[int]]]:

@@ -56,6 +56,7 @@ async def desk_page(
     done: Text = "",
     error: Text = "",
 ) -> HTMLResponse:
+    unknown = "" if status in STATUSES else f"There is no status {status[:40]!r}: showing open exceptions."
     status = status if status in STATUSES else "open"
     scope = viewer.scope(tenant or None)
     hub = hub_of(request)
@@ -72,7 +73,7 @@ async def desk_page(
         page=page,
         actions=actions,
         flash=f"{DONE[action]}: {int(count)} exception(s)." if action in DONE and count.isdigit() else "",
-        error=ERRORS.get(error, ""),
+        error=ERRORS.get(error, "") or unknown,
         desk_url=desk_url,
         tenants=sorted(viewer.principal.tenants),
     )
