@@ -47,6 +47,7 @@ def test_a_channel_section_becomes_its_rule():
         ("acme-shop", "contract_units: -1", "greater than or equal to 0"),
         ("acme-shop", "share: 60", "Extra inputs"),
         ("acme-web", "share_percent: 60", "unknown connection 'acme-web'"),
+        ("acme-shop", "low_stock: 2.5", "whole units"),
     ],
 )
 def test_a_wrong_channel_section_is_refused(channel, allocation, problem):

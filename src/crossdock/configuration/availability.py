@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from crossdock.configuration.publishing import PublishingSettings
 from crossdock.domain.availability_rules import ChannelRule, SafetyStock
@@ -33,6 +33,16 @@ from crossdock.domain.availability_rules import ChannelRule, SafetyStock
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 ConnectionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 Units = Annotated[Decimal, Field(ge=0)]
+
+
+def _whole(value: Decimal) -> Decimal:
+    if value != value.to_integral_value():
+        raise ValueError("a channel lists whole units: give a whole number")
+    return value.quantize(Decimal(1))
+
+
+# A cap or threshold on what a channel lists (whole units): a cap of 2.5 published 2.5 units.
+WholeUnits = Annotated[Decimal, Field(ge=0), AfterValidator(_whole)]
 
 
 class Strict(BaseModel):
@@ -53,9 +63,9 @@ class ChannelAvailability(Strict):
     safety_stock: SafetyStockEntry = Field(default_factory=SafetyStockEntry)
     share_percent: Decimal | None = Field(default=None, gt=0, le=100)
     contract_units: Units | None = None
-    cap: Units | None = None
-    zero_below: Units | None = None
-    low_stock: Units | None = None
+    cap: WholeUnits | None = None
+    zero_below: WholeUnits | None = None
+    low_stock: WholeUnits | None = None
     inbound_horizon_days: int | None = Field(default=None, ge=0, le=366)
     dampen_increase_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
     publishing: PublishingSettings = Field(default_factory=PublishingSettings)
