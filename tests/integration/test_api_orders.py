@@ -17,9 +17,10 @@ from crossdock.access import Role
 from crossdock.api.app import create_app
 from crossdock.cli import app as cli_app
 from crossdock.engine.retry import RetryPolicy
-from crossdock.errors import TransientError
-from crossdock.records import Delivery, LineageRecord
+from crossdock.errors import PermanentError, TransientError
+from crossdock.records import Delivery, LineageRecord, NewMessage
 from crossdock.store import api_keys, inbox
+from crossdock.store import messages as message_store
 from crossdock.store.orders import OrderRecord, save_order
 from tests.support.tenants import ensure_tenants
 
@@ -54,6 +55,10 @@ def _hooks(registry):
         )
         if failing:
             raise TransientError("ERP busy")
+
+    @registry.handler("tl.stuck")
+    async def stuck(msg, ctx):
+        raise PermanentError("validation.address_incomplete", "order has no street", "Fix the address.")
 
 
 @pytest.fixture
@@ -124,6 +129,19 @@ def test_order_detail_and_list_show_the_order(hub):
     assert (detail["stage"], detail["document"], detail["releases"]) == ("received", {"id": 5001}, [])
     listed = client.get("/api/v1/orders", params={"q": "5001", "stage": "received"}, headers=auth).json()
     assert [o["order_ref"] for o in listed["items"]] == [REF] and listed["next_cursor"] is None
+
+
+def test_an_order_held_by_an_open_exception_says_why_in_the_list(hub):
+    ensure_tenants(hub.engine, "acme")
+    stuck = NewMessage("acme", "tl.stuck", "stuck-1", "{}", ordering_key=f"{REF}/validate", correlation_id=REF)
+    hub.database.transaction(message_store.insert, [stuck], time.time())
+    asyncio.run(hub.worker().run_until_idle(timeout=20))
+    key = hub.database.transaction(api_keys.create, "ops", Role.TENANT_VIEWER, ["acme"], "test", time.time())
+    client = TestClient(create_app(hub, run_workers=False))
+    listed = client.get("/api/v1/orders", headers={"Authorization": f"Bearer {key.plaintext}"}).json()["items"]
+    [order] = [o for o in listed if o["order_ref"] == REF]
+    assert order["blocked_by"]["category"] == "validation.address_incomplete"
+    assert order["problem"] == "validation.address_incomplete: order has no street"
 
 
 def test_orders_page_on_with_a_cursor(hub):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, or_, select
 
+from crossdock.store import orders as order_store
 from crossdock.store.tables import (
     connections,
     exception_actions,
@@ -24,6 +25,7 @@ from crossdock.store.tables import (
 
 TIMELINE_LIMIT = 500
 _ORDER_COLUMNS = [
+    orders.c.tenant_id,
     orders.c.order_ref,
     orders.c.channel,
     orders.c.channel_order_id,
@@ -44,7 +46,7 @@ def recent_orders(
     if before is not None:
         q = q.where(orders.c.created_at < before)
     q = q.order_by(orders.c.created_at.desc()).limit(limit)
-    return [dict(r._mapping) for r in conn.execute(q)]
+    return order_store.with_open_problems(conn, [dict(r._mapping) for r in conn.execute(q)])
 
 
 def find_orders(conn: Connection, tenant_id: str, text: str, limit: int = 50) -> list[dict]:
@@ -61,7 +63,7 @@ def find_orders(conn: Connection, tenant_id: str, text: str, limit: int = 50) ->
         .order_by(orders.c.created_at.desc())
         .limit(limit)
     )
-    return [dict(r._mapping) for r in conn.execute(q)]
+    return order_store.with_open_problems(conn, [dict(r._mapping) for r in conn.execute(q)])
 
 
 def get_order_row(conn: Connection, tenant_id: str, order_ref: str) -> dict | None:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from crossdock.errors import TransientError
 from crossdock.store import audit
-from crossdock.store.tables import audit_log, order_releases, orders, shipments, tenants
+from crossdock.store.tables import audit_log, exceptions, order_releases, orders, shipments, tenants
 
 
 class StaleOrder(TransientError):
@@ -300,3 +300,28 @@ def save_shipment(conn: Connection, rec: ShipmentRecord, now: float) -> None:
 def tenant_settings(conn: Connection, tenant_id: str) -> dict:
     row = conn.execute(select(tenants.c.settings).where(tenants.c.id == tenant_id)).first()
     return _load(row.settings) or {} if row else {}
+
+
+def with_open_problems(conn: Connection, rows: list[dict]) -> list[dict]:
+    """Order list rows (tenant_id, order_ref, problem) with `blocked_by`: the oldest open
+    exception of each order (category, summary, id), None when it has none; and `problem`
+    from it when the order holds none of its own. A list of orders showed a stage, not why
+    an order stood there."""
+    refs = {(r["tenant_id"], r["order_ref"]) for r in rows}
+    found: dict[tuple[str, str], dict] = {}
+    for tenant_id in sorted({t for t, _ in refs}):
+        wanted = sorted(ref for t, ref in refs if t == tenant_id)
+        e = exceptions.c
+        query = (
+            select(e.id, e.correlation_id, e.category, e.summary)
+            .where(e.tenant_id == tenant_id, e.status == "open", e.correlation_id.in_(wanted))
+            .order_by(e.first_seen_at, e.id)
+        )
+        for r in conn.execute(query):
+            found.setdefault((tenant_id, r.correlation_id), {"id": r.id, "category": r.category, "summary": r.summary})
+    for row in rows:
+        blocked = found.get((row["tenant_id"], row["order_ref"]))
+        row["blocked_by"] = blocked
+        if blocked and not row.get("problem"):
+            row["problem"] = f"{blocked['category']}: {blocked['summary']}"
+    return rows

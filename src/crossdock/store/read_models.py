@@ -224,7 +224,7 @@ def list_orders(
         stmt = stmt.where(key < tuple_(*after))
     order = (orders.c.created_at.desc(), orders.c.tenant_id.desc(), orders.c.order_ref.desc())
     rows = [dict(r._mapping) for r in conn.execute(stmt.order_by(*order).limit(limit + 1))]
-    page = rows[:limit]
+    page = order_store.with_open_problems(conn, rows[:limit])
     more = len(rows) > limit
     return page, ((page[-1]["created_at"], page[-1]["tenant_id"], page[-1]["order_ref"]) if more else None)
 
