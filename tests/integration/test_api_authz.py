@@ -463,7 +463,7 @@ def test_apikeys_cli_prints_a_key_once_lists_and_revokes(db_url, tmp_path):
     unknown = ["apikeys", "create", "--name", "desk", "--role", "tenant_viewer", "--tenant", "acme"]
     refused = runner.invoke(cli_app, unknown, env=env)
     assert refused.exit_code == 2 and "no tenant acme" in refused.output  # a misspelt tenant is no scope
-    long_name = ["apikeys", "create", "--name", "x" * 201, "--role", "partner_admin", "--all-tenants"]
+    long_name = ["apikeys", "create", "--name", "x" * 161, "--role", "partner_admin", "--all-tenants"]
     assert runner.invoke(cli_app, long_name, env=env).exit_code == 2
     engine = make_engine(db_url)
     ensure_tenants(engine, "acme")

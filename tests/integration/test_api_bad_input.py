@@ -230,3 +230,4 @@ def test_a_signed_delivery_with_a_body_that_is_not_its_event_is_400_not_401(worl
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert error["code"] == code and error["hint"]
+

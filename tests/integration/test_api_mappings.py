@@ -203,3 +203,13 @@ def test_order_rule_documents_are_read_and_replaced_over_the_api(world):
     viewer = _auth(keys, Role.TENANT_VIEWER.value)
     assert client.put(f"{url}/legal_entities", json=entities, headers=viewer).status_code == 403
     assert client.get(f"/api/v1/tenants/{FOREIGN}/rules/routing", headers=_auth(keys)).status_code == 404
+
+
+def test_a_key_with_the_longest_name_allowed_is_recorded_as_who_changed_a_mapping(world):
+    hub, client, _keys = world
+    longest = _key(hub, "k" * 160, Role.TENANT_ADMIN, [OWN])
+    entry = {"channel": "shopify", "sku": "LONG-1", "item": "ITEM-L1"}
+    put = client.put(_url(), json=entry, headers={"Authorization": f"Bearer {longest}"})
+    assert put.status_code == 200, put.text  # PostgreSQL refused a longer actor than its column
+    [change] = _audit(hub, "mapping.upsert")
+    assert change.actor.endswith("k" * 160)

@@ -139,14 +139,20 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
     """A value no database column can hold or be compared with: an integer beyond 64 bits
-    (SQLite raises OverflowError, PostgreSQL `bigint out of range`), a text with NUL
-    (PostgreSQL takes none) or a lone surrogate (no UTF-8). Input, not a fault of the hub:
+    (SQLite raises OverflowError, PostgreSQL `bigint out of range`), a text with NUL or longer
+    than its column (PostgreSQL takes neither) or a lone surrogate (no UTF-8). Input, not a fault of the hub:
     answered 400, not 500."""
     log.info("refused a request with an unstorable value: %s", str(exc).splitlines()[0][:200])
+    if isinstance(exc, DataError):  # the database's own reason (a text too long, a NUL, a range)
+        why = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+    elif isinstance(exc, OverflowError):
+        why = "an integer beyond 64 bits"
+    else:
+        why = "a text that is not valid Unicode"
     error = {
         "code": "request.unstorable_value",
-        "message": "the request holds a value the database cannot hold: an integer beyond 64 bits, "
-        "a text with a NUL character or one that is not valid Unicode",
-        "hint": "Send ids and numbers as Crossdock issued them, and text without NUL characters.",
+        "message": f"the request holds a value the database cannot hold: {why}",
+        "hint": "Send ids and numbers as Crossdock issued them, texts within their field's length "
+        "and without NUL characters.",
     }
     return JSONResponse({"error": error}, status_code=400)

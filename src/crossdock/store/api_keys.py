@@ -101,9 +101,13 @@ def create(
     return Created(key, plaintext)
 
 
+MAX_NAME = 160
+
+
 def _checked(name: str, role: Role | str, tenants: list[str]) -> tuple[Role, tuple[str, ...]]:
-    if not name or not name.strip() or len(name.strip()) > 200 or "\x00" in name:
-        raise ApiKeyError("a key's name is 1 to 200 characters, without NUL")
+    # The key acts as `api-key:<id>:<name>`, recorded as who did what (200 characters at most).
+    if not name or not name.strip() or len(name.strip()) > MAX_NAME or "\x00" in name:
+        raise ApiKeyError(f"a key's name is 1 to {MAX_NAME} characters, without NUL")
     try:
         role = Role(role)
     except ValueError:

@@ -93,8 +93,8 @@ def create_user(
 ) -> int:
     """Partner roles may hold every tenant (`*`); tenant roles need named tenants."""
     username = username.strip()
-    if not username or len(username) > 200:
-        raise UserError("a username is 1 to 200 characters")
+    if not username or len(username) > 190:  # acts as `user:<name>`, recorded in 200 characters
+        raise UserError("a username is 1 to 190 characters")
     partner = role in (Role.PARTNER_ADMIN, Role.PARTNER_OPERATOR)
     if ALL_TENANTS in tenants and not partner:
         raise UserError(f"a {role.value} cannot see every tenant; name its tenants")
