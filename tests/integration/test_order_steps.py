@@ -373,6 +373,44 @@ def test_a_price_mismatch_retried_after_the_erp_price_is_fixed_reads_the_price_a
     assert h.order(ref).order.stage != "received"
 
 
+def test_a_channel_fix_reaches_a_validation_parked_on_the_problem_it_fixes(settings, monkeypatch):
+    """The order came without a street; its validation parked. The buyer fixes the address
+    on the channel: that snapshot is captured at once (the parked validation does not hold
+    it), and the operator's retry validates the fixed order."""
+    h = Harness(settings, monkeypatch)
+    apply_config(h.hub.engine, load_text(PRICED, "t.yaml"), "t.yaml", PRICED, "test", SecretBox.from_settings(settings))
+    rng = random.Random(4)
+    item = make_catalog(rng, 1)[0]
+    payload = shopify_order(rng, order_id=6004, number=1004, first_line_id=95, customer_id=9,
+                            lines=[(item, 1)], now="2026-01-01T00:00:00Z",
+                            shop_domain="x.myshopify.com", currency="USD")  # fmt: skip
+
+    async def prices(items, currency):
+        return {i: item.price for i in items}
+
+    h.erp.prices = prices
+    ref = shopify_codec.decode_order(payload).ref
+    broken = copy.deepcopy(payload)
+    broken["shipping_address"]["address1"] = None
+
+    async def go():
+        await h.deliver("order.received", {"channel": "shopify", "event": broken}, ref)
+        await h.run()
+        [parked] = h.open_exceptions()
+        assert parked["category"] == "validation.address_incomplete"
+        fixed = {**payload, "updated_at": "2026-01-01T01:00:00Z"}
+        await h.deliver("order.received", {"channel": "shopify", "event": fixed}, ref)
+        await h.run()
+        assert h.order(ref).order.document["ship_to"]["line1"]  # captured behind nothing
+        with h.hub.engine.begin() as c:
+            desk.retry(c, ExceptionFilter(tenant_ids=(TENANT,)), "op", h.clock())
+        await h.run()
+        await h.close()
+
+    run(go())
+    assert not h.open_exceptions() and h.erp.created == ["SO-1"]
+
+
 def test_a_short_pick_that_cancels_every_unit_cancels_the_erp_sales_order(settings, monkeypatch):
     h = Harness(settings, monkeypatch, short_pick="cancel")
 

@@ -65,7 +65,12 @@ async def order_received(msg: Message, ctx: HandlerContext) -> None:
     rec = rec.evolve(stage=(Stage.ON_HOLD if held else Stage.RECEIVED).value, problem=order.hold_reason)
     records.save(ctx, rec)
     if not held:
-        ctx.emit(stages.VALIDATE, {"order_ref": order.ref}, ordering_key=order.ref, correlation_id=order.ref)
+        ctx.emit(
+            stages.VALIDATE,
+            {"order_ref": order.ref},
+            ordering_key=stages.validate_key(order.ref),
+            correlation_id=order.ref,
+        )
 
 
 async def _capture_cancellation(ctx: HandlerContext, rec: OrderRecord | None, order: Order, updated_at: str | None) -> None:

@@ -68,16 +68,17 @@ async def validate(msg: Message, ctx: HandlerContext) -> None:
         # The ERP cannot price the order now; the channel's deadline does not wait for it.
         # Acknowledge what passes every other check, then validate again (prices included).
         _check(mapped, rules, None)
-        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref})
+        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref}, ordering_key=rec.order_ref)
         ctx.emit(stages.VALIDATE, {"order_ref": rec.order_ref})
         return
     _check(mapped, rules, prices)
     request = sales_order_request(mapped)
     records.save(ctx, rec.evolve(mapped=to_plain(request), stage=Stage.VALIDATED.value, problem=None))
     await reserve_for_order(ctx, rec.order_ref, [(line.item_code, line.quantity) for line in request.lines])
+    # The order's next steps go back on its own key (validation ran on `validate_key`).
     if acknowledge:  # before the ERP step: an ERP outage never delays the acknowledgement
-        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref})
-    ctx.emit(stages.ERP_CREATE, {"order_ref": rec.order_ref})
+        ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref}, ordering_key=rec.order_ref)
+    ctx.emit(stages.ERP_CREATE, {"order_ref": rec.order_ref}, ordering_key=rec.order_ref)
 
 
 def _check(mapped: MappedOrder, rules, prices: dict[str, Money] | None) -> None:

@@ -13,7 +13,10 @@ from crossdock.store.orders import OrderRecord, ReleaseRecord, ShipmentRecord
 
 
 def order_ref(ctx: HandlerContext) -> str:
-    ref = ctx.message.ordering_key or ctx.payload.get("order_ref")
+    # A step the flow emits names its order (some run on a key of their own: `<ref>/validate`);
+    # a delivery from outside (a channel snapshot, a warehouse event) is keyed by it.
+    named = ctx.payload.get("order_ref") if isinstance(ctx.payload, dict) else None
+    ref = named or ctx.message.ordering_key
     if not ref:
         raise PermanentError(
             "defect.order_ref_missing",

@@ -25,7 +25,7 @@ class Stage(StrEnum):
 RECEIVED = "order.received"  # a channel's snapshot of the order (webhook or poll)
 CANCELLED = "order.cancelled"  # the channel cancelled the order
 POLL = "order.poll"  # poll a channel for new and changed orders (scheduled)
-VALIDATE = "order.validate"
+VALIDATE = "order.validate"  # on its own key (`validate_key`), beside the order's
 ACKNOWLEDGE = "order.acknowledge"
 ERP_CREATE = "order.erp.create"
 ROUTE = "order.route"
@@ -43,6 +43,16 @@ ERP_CANCEL_LINES = "order.erp.cancel_lines"  # take units that will not ship off
 # parks at once as an exception on its own key (`<order ref>/attention`), so it holds none of
 # the order's own steps.
 ATTENTION = "order.attention"
+
+
+
+def validate_key(order_ref: str) -> str:
+    """The ordering key of an order's validation: its own, so a validation parked on a
+    problem (an incomplete address, an unmapped SKU) holds no later snapshot of the order.
+    The channel's fix (orders/updated) is captured at once, and the retried validation reads
+    it; a cancellation goes through too. Writes to the order meet on its row's version."""
+    return f"{order_ref}/validate"
+
 
 SHIPMENT_OBSERVED = "shipment.observed"  # a channel reports a fulfilment (usually the echo of ours)
 
