@@ -166,6 +166,9 @@ def test_orders_page_on_with_a_cursor(hub):
 def test_orders_show_prints_the_timeline(hub, settings):
     env = {"CROSSDOCK_DATABASE_URL": settings.database_url, "CROSSDOCK_VAR_DIR": str(settings.var_dir)}
     runner = CliRunner()
+    misspelt = runner.invoke(cli_app, ["orders", "show", REF, "--tenant", "acmee"], env=env, terminal_width=200)
+    assert misspelt.exit_code == 2 and "no tenant 'acmee'" in misspelt.output
+    ensure_tenants(hub.engine, "acme")
     shown = runner.invoke(cli_app, ["orders", "show", REF, "--tenant", "acme"], env=env, terminal_width=200)
     assert shown.exit_code == 0, shown.output
     for expected in ("tl.received", "tl.post", "attempt 1 503", "attempt 2 201", "done", "→ out acme-erp"):

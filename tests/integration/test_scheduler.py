@@ -23,6 +23,7 @@ from crossdock.store import schedules
 from crossdock.store.db import make_engine
 from crossdock.store.tables import messages
 from tests.support.clock import FakeClock
+from tests.support.tenants import ensure_tenants
 
 T0 = 1_700_000_000.0
 
@@ -150,6 +151,7 @@ def _parked(settings) -> dict[str, int]:
                 )
 
     hub = bootstrap.build(settings, hooks=[hooks])
+    ensure_tenants(hub.engine, "acme", "globex")
     spec = [
         ("acme", "a1", "X", "k1"),
         ("acme", "a2", "Y", None),

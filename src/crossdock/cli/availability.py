@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crossdock import bootstrap
-from crossdock.cli.messages import cells, echo_json, reading, when
+from crossdock.cli.messages import cells, echo_json, known_tenant, reading, when
 from crossdock.config import Settings
 from crossdock.records import NewMessage
 from crossdock.store import drift
@@ -28,7 +28,7 @@ def register(root: typer.Typer) -> None:
 
 @app.command("drift")
 def drift_reports(
-    tenant: str = typer.Option(..., "--tenant", help="The tenant."),
+    tenant: str = typer.Option(..., "--tenant", help="The tenant.", callback=known_tenant),
     connection: str | None = typer.Option(None, "--connection", help="Only this channel connection."),
     limit: int = typer.Option(20, "--limit", min=1, max=500, help="At most this many, latest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON, with the largest drifts item by item."),
@@ -44,7 +44,7 @@ def drift_reports(
 
 @app.command("reconcile")
 def reconcile(
-    tenant: str = typer.Option(..., "--tenant", help="The tenant."),
+    tenant: str = typer.Option(..., "--tenant", help="The tenant.", callback=known_tenant),
     connection: str = typer.Option(..., "--connection", help="The channel connection to reconcile."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Run it here and print its report."),
     timeout: float = typer.Option(300.0, "--timeout", min=1, help="With --wait: give up after this long."),

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from crossdock.cli.exceptions import writing
-from crossdock.cli.messages import echo_json, reading
+from crossdock.cli.messages import echo_json, known_tenant, reading
 from crossdock.store import catalog as store
 
 app = typer.Typer(help="The catalog: item master and channel listings.", no_args_is_help=True)
@@ -21,7 +21,7 @@ def register(root: typer.Typer) -> None:
 
 @app.command()
 def sync(
-    tenant: str = typer.Option(..., "--tenant", help="The tenant whose item master is pulled."),
+    tenant: str = typer.Option(..., "--tenant", help="The tenant whose item master is pulled.", callback=known_tenant),
     connection: str | None = typer.Option(
         None, "--connection", help="Pull from this connection instead of catalog.source."
     ),
@@ -44,7 +44,7 @@ def sync(
 @app.command()
 def show(
     item: str = typer.Argument(..., help="The item code."),
-    tenant: str = typer.Option(..., "--tenant", help="The item's tenant."),
+    tenant: str = typer.Option(..., "--tenant", help="The item's tenant.", callback=known_tenant),
 ) -> None:
     """One item: its item master record and its listing on each channel connection (JSON)."""
     with reading() as conn:

@@ -16,14 +16,23 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
-from crossdock.cli.messages import cells, configured_engine, database_errors, echo_json, one_of, reading, when
+from crossdock.cli.messages import (
+    cells,
+    configured_engine,
+    database_errors,
+    echo_json,
+    known_tenant,
+    one_of,
+    reading,
+    when,
+)
 from crossdock.records import ExceptionStatus
 from crossdock.store import exceptions as desk
 
 app = typer.Typer(help="The exception desk: parked messages waiting for an operator.", no_args_is_help=True)
 err = Console(stderr=True)
 
-TenantOpt = typer.Option(None, "--tenant", help="Only this tenant (repeatable).")
+TenantOpt = typer.Option(None, "--tenant", help="Only this tenant (repeatable).", callback=known_tenant)
 CategoryOpt = typer.Option(None, "--category", help="A category, or a prefix ending in '.' (mapping.).")
 KindOpt = typer.Option(None, "--kind", help="Only this message kind.")
 ConnectionOpt = typer.Option(None, "--connection", help="Only this connection.")
@@ -203,7 +212,7 @@ def resubmit(
     payload_file: Path | None = typer.Option(None, "--payload-file", help="The edited payload (JSON file)."),
     payload: str | None = typer.Option(None, "--payload", help="The edited payload (JSON text)."),
     reason: str | None = typer.Option(None, "--reason", help="Why (kept with the action)."),
-    tenant: str | None = typer.Option(None, "--tenant", help="Refuse unless the exception is this tenant's."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Refuse unless the exception is this tenant's.", callback=known_tenant),
     actor: str | None = ActorOpt,
     as_json: bool = JsonOpt,
 ) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, NoSuchModuleErr
 
 from crossdock.config import Settings
 from crossdock.records import Status
-from crossdock.store import queries
+from crossdock.store import queries, read_models
 from crossdock.store.db import make_engine
 
 app = typer.Typer(help="Messages: every step of every flow.", no_args_is_help=True)
@@ -39,6 +39,23 @@ def configured_engine() -> Engine:
             markup=False,
         )
         raise typer.Exit(2) from None
+
+
+def known_tenant(value: str | list[str] | None) -> str | list[str] | None:
+    """A `--tenant` option's check: a tenant no one applied is an error, not an empty answer
+    (a misspelt tenant listed nothing, as if it had nothing)."""
+    given = [value] if isinstance(value, str) else list(value or [])
+    if not given:
+        return value
+    engine = configured_engine()
+    try:
+        with database_errors("read the database"), engine.connect() as conn:
+            unknown = read_models.unknown_tenants(conn, given)
+    finally:
+        engine.dispose()
+    if unknown:
+        raise typer.BadParameter(f"no tenant {', '.join(map(repr, unknown))} (see `crossdock apply`)")
+    return value
 
 
 @contextlib.contextmanager
@@ -103,7 +120,7 @@ def one_of(values: list[str]):
 
 @app.command("list")
 def list_(
-    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant.", callback=known_tenant),
     stream: str | None = typer.Option(None, "--stream", help="Only this stream (order, inventory, ...)."),
     kind: str | None = typer.Option(None, "--kind", help="Only this message kind."),
     status: str | None = typer.Option(
@@ -140,7 +157,7 @@ def list_(
 @app.command()
 def show(
     message_id: int = typer.Argument(..., help="The message id."),
-    tenant: str | None = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Only if it belongs to this tenant.", callback=known_tenant),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One message: its fields, payload, lineage and exception with the actions taken."""

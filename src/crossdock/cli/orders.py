@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossdock.cli.messages import cells, echo_json, one_of, reading, when
+from crossdock.cli.messages import cells, echo_json, known_tenant, one_of, reading, when
 from crossdock.flows.orders.stages import Stage
 from crossdock.store import read_models, timeline
 
@@ -21,7 +21,7 @@ def register(root: typer.Typer) -> None:
 
 @app.command("list")
 def list_(
-    tenant: list[str] | None = typer.Option(None, "--tenant", help="Only this tenant (repeatable)."),
+    tenant: list[str] | None = typer.Option(None, "--tenant", help="Only this tenant (repeatable).", callback=known_tenant),
     stage: str | None = typer.Option(
         None, "--stage", help="Only orders at this stage.", callback=one_of([s.value for s in Stage])
     ),
@@ -57,7 +57,7 @@ def list_(
 @app.command()
 def show(
     order_ref: str = typer.Argument(..., help="The order ref, e.g. shopify:1001."),
-    tenant: str = typer.Option(..., "--tenant", help="The order's tenant."),
+    tenant: str = typer.Option(..., "--tenant", help="The order's tenant.", callback=known_tenant),
     as_json: bool = typer.Option(False, "--json", help="Print JSON, with request and response bodies."),
 ) -> None:
     """One order: its stage and status, then its timeline."""

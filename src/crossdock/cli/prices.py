@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crossdock.cli.exceptions import os_user, writing
-from crossdock.cli.messages import cells, echo_json, reading, when
+from crossdock.cli.messages import cells, echo_json, known_tenant, reading, when
 from crossdock.configuration.pricing import PriceEntryInput
 from crossdock.domain.price_approval import ApprovalStatus
 from crossdock.flows import pricing as flow
@@ -39,7 +39,7 @@ def register(root: typer.Typer) -> None:
 
 @app.command("list")
 def list_(
-    tenant: str = typer.Option(..., "--tenant", help="The tenant."),
+    tenant: str = typer.Option(..., "--tenant", help="The tenant.", callback=known_tenant),
     item: str | None = typer.Option(None, "--item", help="Only this item, with each step of its price."),
     limit: int = typer.Option(100, "--limit", min=1),
     as_json: bool = JsonOpt,
@@ -65,7 +65,7 @@ def list_(
 
 @app.command("approvals")
 def list_approvals(
-    tenant: list[str] | None = typer.Option(None, "--tenant", help="Only this tenant (repeatable)."),
+    tenant: list[str] | None = typer.Option(None, "--tenant", help="Only this tenant (repeatable).", callback=known_tenant),
     status: str = typer.Option("pending", "--status", help="pending, approved, rejected, superseded or any."),
     limit: int = typer.Option(100, "--limit", min=1),
     as_json: bool = JsonOpt,
@@ -111,7 +111,7 @@ def approve(
     approval_id: int = typer.Argument(..., help="The approval's id (`crossdock prices approvals`)."),
     by: str | None = ByOpt,
     reason: str | None = ReasonOpt,
-    tenant: str | None = typer.Option(None, "--tenant", help="Refuse unless the approval is this tenant's."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Refuse unless the approval is this tenant's.", callback=known_tenant),
 ) -> None:
     """Approve a pending price change: it is published to the channel."""
     _decide(approval_id, True, by, reason, tenant)
@@ -122,7 +122,7 @@ def reject(
     approval_id: int = typer.Argument(..., help="The approval's id (`crossdock prices approvals`)."),
     by: str | None = ByOpt,
     reason: str | None = ReasonOpt,
-    tenant: str | None = typer.Option(None, "--tenant", help="Refuse unless the approval is this tenant's."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Refuse unless the approval is this tenant's.", callback=known_tenant),
 ) -> None:
     """Reject a pending price change: the channel keeps its price."""
     _decide(approval_id, False, by, reason, tenant)
@@ -132,7 +132,7 @@ def reject(
 def schedule(
     item: str = typer.Argument(..., help="The item."),
     price: str = typer.Argument(..., help="The price in the base currency, replacing the base price."),
-    tenant: str = typer.Option(..., "--tenant"),
+    tenant: str = typer.Option(..., "--tenant", callback=known_tenant),
     starts: str = typer.Option(..., "--from", help="ISO 8601 (UTC without an offset)."),
     ends: str | None = typer.Option(None, "--until", help="ISO 8601; absent: open-ended."),
     channel: str | None = typer.Option(None, "--channel", help="Only this channel connection."),
@@ -160,7 +160,7 @@ def schedule(
 @app.command()
 def cancel(
     ref: str = typer.Argument(..., help="The entry's ref."),
-    tenant: str = typer.Option(..., "--tenant"),
+    tenant: str = typer.Option(..., "--tenant", callback=known_tenant),
     by: str | None = typer.Option(None, "--by", help="Who cancels it; default: the OS user."),
 ) -> None:
     """Cancel an effective-dated price: its items revert at once."""
