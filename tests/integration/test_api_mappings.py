@@ -213,3 +213,11 @@ def test_a_key_with_the_longest_name_allowed_is_recorded_as_who_changed_a_mappin
     assert put.status_code == 200, put.text  # PostgreSQL refused a longer actor than its column
     [change] = _audit(hub, "mapping.upsert")
     assert change.actor.endswith("k" * 160)
+
+
+def test_a_mapping_for_a_channel_no_order_comes_from_is_refused(world):
+    _hub, client, keys = world
+    typo = client.put(_url(), json={"channel": "shopfy", "sku": "A-2", "item": "ITEM-A2"}, headers=_auth(keys))
+    assert typo.status_code == 422 and "unknown channel 'shopfy'" in typo.json()["error"]["message"]
+    every = client.put(_url(), json={"channel": "*", "sku": "A-2", "item": "ITEM-A2"}, headers=_auth(keys))
+    assert every.status_code == 200

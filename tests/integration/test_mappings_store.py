@@ -197,7 +197,7 @@ def test_a_malformed_entry_an_unknown_section_or_tenant_is_refused(engine, box):
     with pytest.raises(LookupError, match="unknown section"):
         upsert_entry(engine, "acme", "skus", {}, "ann")
     with pytest.raises(LookupError, match="no tenant"):
-        upsert_entry(engine, "nobody", "sku", {"channel": "x", "sku": "a", "item": "b"}, "ann")
+        upsert_entry(engine, "nobody", "sku", {"channel": "shopify", "sku": "a", "item": "b"}, "ann")
 
 
 def test_rule_documents_are_replaced_whole_validated_and_audited(engine, box):

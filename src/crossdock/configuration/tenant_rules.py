@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from crossdock.domain import mapping_rules as rules
 from crossdock.domain.money import KNOWN_CURRENCIES
@@ -26,7 +26,18 @@ from crossdock.domain.routing import (
 from crossdock.domain.validation import ValidationRules
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-Channel = Annotated[str, Field(min_length=1, max_length=64)]  # a channel name, or "*" for every channel
+# The channels Crossdock takes orders from (order capture decodes these); a mapping for any
+# other name would never match an order, and a misspelt one ("shopfy") was stored as if fine.
+ORDER_CHANNELS = ("amazon", "shopify", "walmart")
+
+
+def _channel(value: str) -> str:
+    if value != "*" and value not in ORDER_CHANNELS:
+        raise ValueError(f"unknown channel {value!r}: one of {', '.join(ORDER_CHANNELS)}, or * for every channel")
+    return value
+
+
+Channel = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_channel)]  # a channel, or "*"
 Unit = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")]
 Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
 Region = Annotated[str, Field(pattern=r"^([A-Za-z]{2}-)?[A-Za-z0-9]{1,3}$")]  # US-CA or CA
