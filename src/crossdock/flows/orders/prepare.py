@@ -68,8 +68,10 @@ async def validate(msg: Message, ctx: HandlerContext) -> None:
         # The ERP cannot price the order now; the channel's deadline does not wait for it.
         # Acknowledge what passes every other check, then validate again (prices included).
         _check(mapped, rules, None)
+        # On the order's key, behind the acknowledgement: run beside it, the next validation
+        # would find the order not yet acknowledged and ask again, round after round.
         ctx.emit(stages.ACKNOWLEDGE, {"order_ref": rec.order_ref}, ordering_key=rec.order_ref)
-        ctx.emit(stages.VALIDATE, {"order_ref": rec.order_ref})
+        ctx.emit(stages.VALIDATE, {"order_ref": rec.order_ref}, ordering_key=rec.order_ref)
         return
     _check(mapped, rules, prices)
     request = sales_order_request(mapped)
