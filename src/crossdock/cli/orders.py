@@ -77,10 +77,17 @@ def show(
     console.print(_timeline_table(events))
 
 
+SUMMARY_CHARS = 100
+
+
 def _timeline_table(events: list[dict]) -> Table:
-    table = Table("time", "kind / direction", "status / attempt", "summary", title="timeline")
+    cut = any(len(e.get("summary") or "") > SUMMARY_CHARS for e in events)
+    caption = f"summaries cut at {SUMMARY_CHARS} characters (…): --json gives them whole" if cut else None
+    table = Table("time", "kind / direction", "status / attempt", "summary", title="timeline", caption=caption)
     for e in events:
-        table.add_row(*cells(when(e["at"]), _what(e), _state(e), (e.get("summary") or "")[:100]))
+        summary = e.get("summary") or ""
+        shown = summary if len(summary) <= SUMMARY_CHARS else summary[: SUMMARY_CHARS - 1] + "…"
+        table.add_row(*cells(when(e["at"]), _what(e), _state(e), shown))
     return table
 
 
