@@ -255,34 +255,44 @@ def test_backordered_units_are_on_the_desk_until_none_is_backordered(settings, m
     assert len(h.channel.confirmations) == 1 and len(h.erp.invoices) == 1
 
 
+def _posted_shopify_order(h: Harness, seed: int, order_id: int, first_line_id: int, counts: list[int]) -> dict:
+    """A Shopify order (its payload) seeded as validated, with an ERP line per channel line."""
+    rng = random.Random(seed)
+    catalog = make_catalog(rng, 3)
+    payload = shopify_order(rng, order_id=order_id, number=order_id - 5000, first_line_id=first_line_id,
+                            customer_id=9, lines=[(catalog[i], n) for i, n in enumerate(counts)],
+                            now="2026-01-01T00:00:00Z", shop_domain="x.myshopify.com", currency="USD")  # fmt: skip
+    order = shopify_codec.decode_order(payload)
+    erp_lines = {line.line_id: (f"ITEM-{line.line_id}", line.ordered, "EA") for line in order.lines}
+    seed_order(h, order, erp_lines, channel_updated_at="2026-01-01T00:00:00+00:00")
+    return payload
+
+
+async def _post_then_edit(h: Harness, payload: dict, edited: dict) -> None:
+    """Post the order, deliver the channel's `edited` snapshot, then a later update that
+    changes nothing more (it must open nothing more)."""
+    ref = shopify_codec.decode_order(payload).ref
+    await h.start(ref)
+    await h.run()
+    edited["updated_at"] = "2026-01-01T01:00:00Z"
+    await h.deliver("order.received", {"channel": "shopify", "event": edited}, ref)
+    await h.run()
+    later = {**edited, "updated_at": "2026-01-01T02:00:00Z", "note": "a later update"}
+    await h.deliver("order.received", {"channel": "shopify", "event": later}, ref)
+    await h.run()
+    await h.close()
+
+
 def test_units_the_channel_cancels_after_posting_go_to_the_desk(settings, monkeypatch):
     """A Shopify order edit removes a line after the order reached the ERP and the warehouse:
     a person must stop it downstream (or ship and refund), so it is on the desk."""
     h = Harness(settings, monkeypatch)
-    rng = random.Random(1)
-    catalog = make_catalog(rng, 3)
-    payload = shopify_order(rng, order_id=6001, number=1001, first_line_id=70, customer_id=9,
-                            lines=[(catalog[0], 2), (catalog[1], 3)], now="2026-01-01T00:00:00Z",
-                            shop_domain="x.myshopify.com", currency="USD")  # fmt: skip
-    order = shopify_codec.decode_order(payload)
+    payload = _posted_shopify_order(h, 1, 6001, 70, [2, 3])
+    edited = copy.deepcopy(payload)
+    edited["line_items"][1]["current_quantity"] = 0  # removed by an order edit
+    edited["line_items"][1]["fulfillable_quantity"] = 0
 
-    async def go():
-        erp_lines = {line.line_id: (f"ITEM-{line.line_id}", line.ordered, "EA") for line in order.lines}
-        ref = seed_order(h, order, erp_lines, channel_updated_at="2026-01-01T00:00:00+00:00")
-        await h.start(ref)
-        await h.run()
-        edited = copy.deepcopy(payload)
-        edited["line_items"][1]["current_quantity"] = 0  # removed by an order edit
-        edited["line_items"][1]["fulfillable_quantity"] = 0
-        edited["updated_at"] = "2026-01-01T01:00:00Z"
-        await h.deliver("order.received", {"channel": "shopify", "event": edited}, ref)
-        await h.run()
-        later = {**edited, "updated_at": "2026-01-01T02:00:00Z", "note": "a later update"}
-        await h.deliver("order.received", {"channel": "shopify", "event": later}, ref)
-        await h.run()  # a later update that cancels nothing more opens nothing more
-        await h.close()
-
-    run(go())
+    run(_post_then_edit(h, payload, edited))
     [edit] = h.open_exceptions()
     assert edit["category"] == "business.channel_edit_after_posting"
 
@@ -291,31 +301,13 @@ def test_units_the_channel_adds_after_posting_go_to_the_desk(settings, monkeypat
     """An order edit adds a line after the order reached the ERP: nothing downstream has it,
     so it is on the desk rather than dropped."""
     h = Harness(settings, monkeypatch)
-    rng = random.Random(2)
-    catalog = make_catalog(rng, 3)
-    payload = shopify_order(rng, order_id=6002, number=1002, first_line_id=80, customer_id=9,
-                            lines=[(catalog[0], 2)], now="2026-01-01T00:00:00Z",
-                            shop_domain="x.myshopify.com", currency="USD")  # fmt: skip
-    order = shopify_codec.decode_order(payload)
+    payload = _posted_shopify_order(h, 2, 6002, 80, [2])
+    edited = copy.deepcopy(payload)
+    extra = {**copy.deepcopy(edited["line_items"][0]), "id": 99, "admin_graphql_api_id": "gid://shopify/LineItem/99"}
+    extra.update(quantity=3, current_quantity=3, fulfillable_quantity=3)
+    edited["line_items"].append(extra)
 
-    async def go():
-        erp_lines = {line.line_id: (f"ITEM-{line.line_id}", line.ordered, "EA") for line in order.lines}
-        ref = seed_order(h, order, erp_lines, channel_updated_at="2026-01-01T00:00:00+00:00")
-        await h.start(ref)
-        await h.run()
-        edited = copy.deepcopy(payload)
-        extra = {**copy.deepcopy(edited["line_items"][0]), "id": 99, "admin_graphql_api_id": "gid://shopify/LineItem/99"}
-        extra.update(quantity=3, current_quantity=3, fulfillable_quantity=3)
-        edited["line_items"].append(extra)
-        edited["updated_at"] = "2026-01-01T01:00:00Z"
-        await h.deliver("order.received", {"channel": "shopify", "event": edited}, ref)
-        await h.run()
-        later = {**edited, "updated_at": "2026-01-01T02:00:00Z", "note": "a later update"}
-        await h.deliver("order.received", {"channel": "shopify", "event": later}, ref)
-        await h.run()  # a later update that adds nothing more opens nothing more
-        await h.close()
-
-    run(go())
+    run(_post_then_edit(h, payload, edited))
     [edit] = h.open_exceptions()
     assert edit["category"] == "business.channel_edit_after_posting"
     with h.hub.engine.connect() as c:

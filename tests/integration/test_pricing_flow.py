@@ -248,17 +248,24 @@ async def test_an_entry_set_again_for_another_item_leaves_the_first_item_at_its_
     assert row(hub, "acme-shop", "CD-1001").to_dict()["entry"] is None
 
 
-async def test_an_entry_that_started_within_the_threshold_reverts_at_its_end_without_approval(hub, sandbox):
-    # Shopify: +20 %, ending .99, approval over 25 %.
-    await base(hub, "list-1", CD_1001=("100.00", "60.00"))
-    await later(hub, 61)
-    assert await shopify_price(sandbox, "CD-1001") == "120.99"
+async def weekend_sale_started(hub) -> float:
+    """CD-1001 at 78.00 on Shopify from an hour from now for two hours, set by a person; the
+    clock moved to its start. Answers its end."""
     start, end = hub.clock() + HOUR, hub.clock() + 3 * HOUR
     sale = {"ref": "weekend", "item": "CD-1001", "price": "78.00", "starts_at": start, "ends_at": end,
             "connection_id": "acme-shop"}  # fmt: skip
     await hub.database.write(message_store.insert, [pricing.entries_message("acme", "ana", [sale])], hub.clock())
     await run(hub)
     await later(hub, start - hub.clock())
+    return end
+
+
+async def test_an_entry_that_started_within_the_threshold_reverts_at_its_end_without_approval(hub, sandbox):
+    # Shopify: +20 %, ending .99, approval over 25 %.
+    await base(hub, "list-1", CD_1001=("100.00", "60.00"))
+    await later(hub, 61)
+    assert await shopify_price(sandbox, "CD-1001") == "120.99"
+    end = await weekend_sale_started(hub)
     assert await shopify_price(sandbox, "CD-1001") == "93.99"  # −22.3 %: within the threshold
     assert not pending(hub)
     await later(hub, end - hub.clock() + 1)
@@ -271,12 +278,7 @@ async def test_an_entry_end_after_the_base_price_moved_far_waits_for_approval(hu
     # price before it; a base price that moved meanwhile is a change like any other.
     await base(hub, "list-1", CD_1001=("100.00", "60.00"))
     await later(hub, 61)
-    start, end = hub.clock() + HOUR, hub.clock() + 3 * HOUR
-    sale = {"ref": "weekend", "item": "CD-1001", "price": "78.00", "starts_at": start, "ends_at": end,
-            "connection_id": "acme-shop"}  # fmt: skip
-    await hub.database.write(message_store.insert, [pricing.entries_message("acme", "ana", [sale])], hub.clock())
-    await run(hub)
-    await later(hub, start - hub.clock())
+    end = await weekend_sale_started(hub)
     assert await shopify_price(sandbox, "CD-1001") == "93.99"
     await base(hub, "list-2", CD_1001=("130.00", "60.00"))  # during the entry: 156.99 after it
     await later(hub, end - hub.clock() + 1)

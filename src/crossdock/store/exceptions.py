@@ -273,12 +273,17 @@ def _check_json(payload: str) -> None:
     key given twice, readers disagree on which value counts (the console, the CLI and the
     API all resubmit through here)."""
     try:
-        orjson.loads(payload)
-        value = json.loads(payload, object_pairs_hook=_once_each)
+        orjson.loads(payload)  # the parser the message is read with: strict (no NaN)
     except (orjson.JSONDecodeError, TypeError) as exc:
         raise InvalidPayload(f"the payload is not valid JSON: {exc}") from None
-    if value is None:
+    if refuse_repeated_keys(payload) is None:
         raise InvalidPayload("the payload is null: give the edited message payload")
+
+
+def refuse_repeated_keys(text: str | bytes) -> Any:
+    """The JSON value of `text` (valid JSON); InvalidPayload when an object gives a key twice.
+    orjson keeps the last value silently, so the key pairs are read with the standard parser."""
+    return json.loads(text, object_pairs_hook=_once_each)
 
 
 def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -163,23 +163,12 @@ def _payload_text(payload: Any) -> str:
 
 
 def _refuse_repeated_keys(raw: bytes) -> None:
-    """A key given twice in one object is refused: the parsed body kept the last value, and
-    readers disagree on which one counts, so the operator's edit may not be what was meant."""
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for key, _ in items:
-            if key in seen:
-                raise ApiError(
-                    422,
-                    "exception.invalid_payload",
-                    f"the payload gives {key!r} twice in one object",
-                    "Give each key once.",
-                )
-            seen.add(key)
-        return dict(items)
-
-    json.loads(raw, object_pairs_hook=pairs)
+    """A key given twice in one object of the body is refused: the parsed body kept the last
+    value, so the operator's edit may not be what was meant."""
+    try:
+        desk.refuse_repeated_keys(raw)
+    except desk.InvalidPayload as exc:
+        raise ApiError(422, "exception.invalid_payload", exc.detail, "Give each key once.") from None
 
 
 def _resubmit(conn: Any, exception_id: int, payload: str, actor: str, now: float, reason: Any, tenant: str):

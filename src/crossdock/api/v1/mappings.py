@@ -45,15 +45,31 @@ def _invalid(exc: Exception) -> ApiError:
     return ApiError(422, "mapping.invalid", str(exc))
 
 
+async def _read(db: Db, fn: Any, tenant_id: str, name: str) -> Any:
+    """`fn(conn, tenant_id, name)`; its None (no such tenant) answers 404."""
+    found = await db.read(fn, tenant_id, name)
+    if found is None:
+        raise not_found("tenant", tenant_id)
+    return found
+
+
+async def _write(hub: Any, fn: Any, tenant_id: str, *args: Any) -> Any:
+    """`fn(engine, tenant_id, *args)` off the event loop; an unknown tenant answers 404, an
+    invalid value 422 naming the problem."""
+    try:
+        return await asyncio.to_thread(fn, hub.database.engine, tenant_id, *args)
+    except LookupError:
+        raise not_found("tenant", tenant_id) from None
+    except (ValidationError, DomainError, ValueError) as exc:
+        raise _invalid(exc) from None
+
+
 @router.get("/tenants/{tenant_id}/mappings/{section}")
 async def list_mappings(tenant_id: str, section: str, principal: Reader, db: Db) -> dict:
     """The section's entries with their keys (the key names an entry for DELETE)."""
     visible(principal, "tenant", tenant_id, tenant_id)
     _section(section)
-    found = await db.read(store.list_entries, tenant_id, section)
-    if found is None:
-        raise not_found("tenant", tenant_id)
-    return {"items": found}
+    return {"items": await _read(db, store.list_entries, tenant_id, section)}
 
 
 @router.put("/tenants/{tenant_id}/mappings/{section}")
@@ -67,13 +83,7 @@ async def put_mapping(
     """Add an entry, or replace the one with the same key; answers its key."""
     visible(principal, "tenant", tenant_id, tenant_id)
     _section(section)
-    engine = hub.database.engine
-    try:
-        key = await asyncio.to_thread(store.upsert_entry, engine, tenant_id, section, entry, principal.name)
-    except LookupError:
-        raise not_found("tenant", tenant_id) from None
-    except (ValidationError, DomainError, ValueError) as exc:
-        raise _invalid(exc) from None
+    key = await _write(hub, store.upsert_entry, tenant_id, section, entry, principal.name)
     return {"key": key, "section": section}
 
 
@@ -99,10 +109,7 @@ async def get_rule(tenant_id: str, name: str, principal: Reader, db: Db) -> dict
     """The rule document as stored (`value` null: never set), with who changed it last."""
     visible(principal, "tenant", tenant_id, tenant_id)
     _rule(name)
-    found = await db.read(store.get_rule, tenant_id, name)
-    if found is None:
-        raise not_found("tenant", tenant_id)
-    return found
+    return await _read(db, store.get_rule, tenant_id, name)
 
 
 @router.put("/tenants/{tenant_id}/rules/{name}")
@@ -117,11 +124,5 @@ async def put_rule(
     next order step of every process uses it."""
     visible(principal, "tenant", tenant_id, tenant_id)
     _rule(name)
-    engine = hub.database.engine
-    try:
-        await asyncio.to_thread(store.put_rule, engine, tenant_id, name, document, principal.name)
-    except LookupError:
-        raise not_found("tenant", tenant_id) from None
-    except (ValidationError, DomainError, ValueError) as exc:
-        raise _invalid(exc) from None
-    return await hub.database.read(store.get_rule, tenant_id, name)
+    await _write(hub, store.put_rule, tenant_id, name, document, principal.name)
+    return await _read(hub.database, store.get_rule, tenant_id, name)
