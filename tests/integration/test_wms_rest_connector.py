@@ -91,7 +91,10 @@ class Harness:
             base_url=str(sandbox_server.make_url("/wms")),
             api_key="wms-sandbox-key",
             webhook_secret=SECRET,
-            timeout_seconds=0.5,
+            # Short, for the one test that waits out a hanging answer; not so short that an
+            # answer from the in-process sandbox misses it while the suite loads both cores
+            # (0.5 s did, once, in CI).
+            timeout_seconds=2.0,
         )
         receiver.config = self.config
 
